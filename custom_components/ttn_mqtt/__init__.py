@@ -1,0 +1,42 @@
+"""The Things Network (MQTT): live uplinks, downlinks and their fate, pushed over MQTT."""
+
+from __future__ import annotations
+
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.device_registry import DeviceEntry
+
+from .const import DOMAIN
+from .coordinator import TtnCoordinator, TtnMqttConfigEntry
+
+PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR]
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: TtnMqttConfigEntry) -> bool:
+    """Connect to the application and set up its entities."""
+    coordinator = TtnCoordinator(hass, entry)
+    await coordinator.async_start()
+    entry.runtime_data = coordinator
+    entry.async_on_unload(coordinator.async_stop)
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: TtnMqttConfigEntry) -> bool:
+    """Unload the entities; the coordinator's stop runs as an unload callback."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: TtnMqttConfigEntry, device: DeviceEntry
+) -> bool:
+    """Let the user delete an end device; it comes back if it reports again."""
+    coordinator = entry.runtime_data
+    if coordinator.application_identifier in device.identifiers:
+        return False
+    for domain, identifier in device.identifiers:
+        if domain == DOMAIN and identifier.startswith(f"{coordinator.uid}/"):
+            coordinator.async_forget_device(
+                identifier.removeprefix(f"{coordinator.uid}/")
+            )
+    return True

@@ -1,0 +1,483 @@
+"""The coordinator: one per config entry, owning the MQTT session and every device's data."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+import logging
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.event import async_call_later
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    CONF_API_KEY,
+    CONF_APP_EUI,
+    CONF_APP_ID,
+    CONF_CA_PEM,
+    CONF_HOST,
+    CONF_PORT,
+    CONF_TENANT,
+    CONF_USE_TLS,
+    CONNECT_TIMEOUT,
+    DOMAIN,
+    EVENT_DOWNLINK,
+    EVENT_UPLINK,
+    LINK_GRACE,
+    MANUFACTURER,
+)
+from .payload import flatten_payload
+from .protocol.errors import TtnParseError
+from .protocol.messages import (
+    ApplicationUp,
+    DownlinkEvent,
+    DownlinkStatus,
+    JoinAccept,
+    LocationSolved,
+    Uplink,
+    parse_application_up,
+    parse_payload,
+)
+from .protocol.session import (
+    ConnectResult,
+    Session,
+    SessionSettings,
+    SessionState,
+)
+from .protocol.topics import DownlinkMode, downlink_topic, parse_topic
+
+_LOGGER = logging.getLogger(__name__)
+
+STORAGE_VERSION = 1
+# Uplinks come in all the time; writing the store for each would wear SD cards.
+STORAGE_SAVE_DELAY = 30
+# How many queued messages one event-loop callback handles before yielding.
+DRAIN_BATCH = 200
+
+type TtnMqttConfigEntry = ConfigEntry[TtnCoordinator]
+
+
+@dataclass(slots=True)
+class TtnDevice:
+    """What is known of one end device: its latest uplink and decoded fields."""
+
+    device_id: str
+    ha_device_id: str | None = None
+    uplink: Uplink | None = None
+    # The flattened decoded payload, merged over uplinks: a field missing from one
+    # uplink keeps its last value.
+    fields: dict[str, Any] = field(default_factory=dict)
+    last_seen: datetime | None = None
+    last_downlink: DownlinkEvent | None = None
+
+
+@dataclass(slots=True)
+class TtnCounters:
+    """Counters for diagnostics."""
+
+    uplinks: int = 0
+    malformed: int = 0
+    downlinks: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(DownlinkStatus, 0)
+    )
+
+
+def settings_from_entry(entry: ConfigEntry, **overrides: Any) -> SessionSettings:
+    """Return the session settings of a config entry's data."""
+    data = entry.data
+    return SessionSettings(
+        host=data[CONF_HOST],
+        port=data[CONF_PORT],
+        use_tls=data[CONF_USE_TLS],
+        app_id=data[CONF_APP_ID],
+        tenant=data[CONF_TENANT],
+        api_key=data[CONF_API_KEY],
+        ca_pem=data.get(CONF_CA_PEM),
+        **overrides,
+    )
+
+
+async def async_connect_once(
+    hass: HomeAssistant, settings: SessionSettings
+) -> ConnectResult:
+    """Try one connection with the session code, as the config flow checks its input."""
+    session = Session(settings, on_message=lambda topic, payload: None)
+    try:
+        async with asyncio.timeout(CONNECT_TIMEOUT):
+            return await asyncio.wrap_future(session.start())
+    except TimeoutError:
+        return ConnectResult.CANNOT_CONNECT
+    finally:
+        await hass.async_add_executor_job(session.stop)
+
+
+class TtnCoordinator:
+    """Owns the session and the latest uplink of every device; entities read from it."""
+
+    # Tests shorten the reconnect delays; users keep the defaults.
+    session_overrides: ClassVar[Mapping[str, Any]] = MappingProxyType({})
+
+    def __init__(self, hass: HomeAssistant, entry: TtnMqttConfigEntry) -> None:
+        """Set up the coordinator; nothing connects until async_start()."""
+        self.hass = hass
+        self.entry = entry
+        self.settings = settings_from_entry(entry, **self.session_overrides)
+        self.uid = self.settings.uid
+        self.devices: dict[str, TtnDevice] = {}
+        self.counters = TtnCounters()
+        self.connected = False
+        # False once the link has been down for longer than LINK_GRACE.
+        self.link_available = True
+        self.session = Session(
+            self.settings, on_message=self._receive, on_state=self._receive_state
+        )
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}"
+        )
+        self._inbox: deque[ApplicationUp | SessionState | None] = deque()
+        self._drain_scheduled = False
+        self._device_listeners: dict[str, list[CALLBACK_TYPE]] = {}
+        self._new_data_listeners: list[Callable[[TtnDevice], None]] = []
+        self._link_listeners: list[CALLBACK_TYPE] = []
+        self._downlink_listeners: list[Callable[[DownlinkEvent], None]] = []
+        self._cancel_grace: CALLBACK_TYPE | None = None
+        self._lost = False
+        self.application_device_id: str | None = None
+
+    @property
+    def application_identifier(self) -> tuple[str, str]:
+        """Return the device-registry identifier of the TTN application itself."""
+        return (DOMAIN, self.uid)
+
+    def device_identifier(self, device_id: str) -> tuple[str, str]:
+        """Return the device-registry identifier of an end device."""
+        return (DOMAIN, f"{self.uid}/{device_id}")
+
+    # Start and stop.
+
+    async def async_start(self) -> None:
+        """Restore devices, connect, and raise for setup when the first connection fails."""
+        self._register_application()
+        await self._async_restore()
+        result = ConnectResult.CANNOT_CONNECT
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                result = await asyncio.wrap_future(self.session.start())
+        except TimeoutError:
+            pass
+        if result is not ConnectResult.CONNECTED:
+            await self.hass.async_add_executor_job(self.session.stop)
+            if result in (ConnectResult.INVALID_AUTH, ConnectResult.MISSING_RIGHTS):
+                raise ConfigEntryAuthFailed(
+                    translation_domain=DOMAIN, translation_key=result.value
+                )
+            raise ConfigEntryNotReady(
+                translation_domain=DOMAIN,
+                translation_key="cannot_connect",
+                translation_placeholders={"host": self.settings.host},
+            )
+        self.entry.async_on_unload(
+            self.hass.bus.async_listen_once(
+                EVENT_HOMEASSISTANT_STOP, self._async_handle_hass_stop
+            )
+        )
+
+    async def async_stop(self) -> None:
+        """Disconnect, leaving no thread or timer behind, and save what is known."""
+        await self.hass.async_add_executor_job(self.session.stop)
+        if self._cancel_grace:
+            self._cancel_grace()
+            self._cancel_grace = None
+        await self._store.async_save(self._data_to_store())
+
+    async def _async_handle_hass_stop(self, event: Event) -> None:
+        await self.hass.async_add_executor_job(self.session.stop)
+
+    # Listeners: entities and platforms subscribe here.
+
+    @callback
+    def async_add_device_listener(
+        self, device_id: str, update: CALLBACK_TYPE
+    ) -> CALLBACK_TYPE:
+        """Call update on each new uplink of one device; return the unsubscriber."""
+        listeners = self._device_listeners.setdefault(device_id, [])
+        listeners.append(update)
+        return lambda: listeners.remove(update)
+
+    @callback
+    def async_add_new_data_listener(
+        self, listener: Callable[[TtnDevice], None]
+    ) -> CALLBACK_TYPE:
+        """Call listener for every device update, before entities; platforms add entities."""
+        self._new_data_listeners.append(listener)
+        return lambda: self._new_data_listeners.remove(listener)
+
+    @callback
+    def async_add_link_listener(self, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call update when the connection or the entities' availability changes."""
+        self._link_listeners.append(update)
+        return lambda: self._link_listeners.remove(update)
+
+    @callback
+    def async_add_downlink_listener(
+        self, listener: Callable[[DownlinkEvent], None]
+    ) -> CALLBACK_TYPE:
+        """Call listener with each downlink report."""
+        self._downlink_listeners.append(listener)
+        return lambda: self._downlink_listeners.remove(listener)
+
+    # Downlinks.
+
+    def publish_downlink(self, device_id: str, mode: DownlinkMode, body: bytes) -> bool:
+        """Publish a downlink body; return False, sending nothing, when not connected."""
+        return self.session.publish(downlink_topic(self.uid, device_id, mode), body)
+
+    # Messages: parsed on the session's thread, applied on the event loop.
+
+    def _receive(self, topic: str, payload: bytes) -> None:
+        """Parse on the session's thread so a busy event loop does not slow the socket."""
+        try:
+            device_topic = parse_topic(self.uid, topic)
+            message = parse_payload(payload)
+        except TtnParseError as err:
+            _LOGGER.debug("Skipping a message on %s: %s", topic, err)
+            self._hand_over(None)
+            return
+        if message.device.device_id != device_topic.device_id:
+            _LOGGER.debug("Skipping a message on %s: for another device", topic)
+            self._hand_over(None)
+            return
+        self._hand_over(message)
+
+    def _receive_state(self, state: SessionState) -> None:
+        self._hand_over(state)
+
+    def _hand_over(self, item: ApplicationUp | SessionState | None) -> None:
+        self._inbox.append(item)
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            self.hass.loop.call_soon_threadsafe(self._drain)
+
+    @callback
+    def _drain(self) -> None:
+        self._drain_scheduled = False
+        inbox = self._inbox
+        for _ in range(DRAIN_BATCH):
+            if not inbox:
+                return
+            item = inbox.popleft()
+            if item is None:
+                self.counters.malformed += 1
+            elif isinstance(item, SessionState):
+                self._apply_state(item)
+            else:
+                self.apply_message(item)
+        if inbox and not self._drain_scheduled:
+            self._drain_scheduled = True
+            self.hass.loop.call_soon(self._drain)
+
+    @callback
+    def apply_message(
+        self, message: ApplicationUp, *, backfilled: bool = False
+    ) -> None:
+        """Apply one message from the server (or fetched back from storage)."""
+        if isinstance(message, Uplink):
+            self._apply_uplink(message, backfilled=backfilled)
+        elif isinstance(message, DownlinkEvent):
+            self._apply_downlink_event(message)
+        elif isinstance(message, LocationSolved | JoinAccept):
+            device = self._device(message.device.device_id)
+            device.last_seen = message.received_at or dt_util.utcnow()
+            self._notify(device)
+
+    @callback
+    def _apply_uplink(self, uplink: Uplink, *, backfilled: bool = False) -> None:
+        device = self._device(uplink.device.device_id)
+        self.counters.uplinks += 1
+        device.uplink = uplink
+        device.last_seen = uplink.received_at or dt_util.utcnow()
+        if uplink.decoded_payload is not None:
+            device.fields.update(flatten_payload(uplink.decoded_payload))
+        if device.ha_device_id is None:
+            self._register_device(device)
+        best = uplink.best_gateway
+        self.hass.bus.async_fire(
+            EVENT_UPLINK,
+            {
+                "device_id": device.ha_device_id,
+                "ttn_device_id": device.device_id,
+                "application_id": uplink.device.application_id,
+                "f_port": uplink.f_port,
+                "f_cnt": uplink.f_cnt,
+                "frm_payload": uplink.frm_payload,
+                "decoded_payload": uplink.decoded_payload,
+                "received_at": device.last_seen.isoformat(),
+                "rssi": best.rssi if best else None,
+                "snr": best.snr if best else None,
+                "simulated": uplink.simulated,
+                "backfilled": backfilled,
+            },
+        )
+        self._notify(device)
+        self._store.async_delay_save(self._data_to_store, STORAGE_SAVE_DELAY)
+
+    @callback
+    def _apply_downlink_event(self, event: DownlinkEvent) -> None:
+        device = self._device(event.device.device_id)
+        device.last_downlink = event
+        self.counters.downlinks[event.status] += 1
+        if device.ha_device_id is None:
+            self._register_device(device)
+        data: dict[str, Any] = {
+            "device_id": device.ha_device_id,
+            "ttn_device_id": device.device_id,
+            "status": event.status.value,
+            "correlation_ids": list(event.downlink_correlation_ids),
+            "f_port": event.f_port,
+        }
+        if event.status is DownlinkStatus.FAILED:
+            data["error_name"] = event.error_name
+            data["error_message"] = event.error_message
+        self.hass.bus.async_fire(EVENT_DOWNLINK, data)
+        for listener in self._downlink_listeners:
+            listener(event)
+
+    @callback
+    def _notify(self, device: TtnDevice) -> None:
+        for listener in self._new_data_listeners:
+            listener(device)
+        for update in self._device_listeners.get(device.device_id, ()):
+            update()
+
+    # The link to the server.
+
+    @callback
+    def _apply_state(self, state: SessionState) -> None:
+        was_connected = self.connected
+        self.connected = state is SessionState.CONNECTED
+        if state is SessionState.STOPPED:
+            # Unloading or shutting down: no warning, no grace timer.
+            return
+        if self.connected and not was_connected:
+            if self._cancel_grace:
+                self._cancel_grace()
+                self._cancel_grace = None
+            self.link_available = True
+            if self._lost:
+                self._lost = False
+                _LOGGER.info("Reconnected to %s", self.settings.host)
+        elif was_connected and not self.connected:
+            self._lost = True
+            _LOGGER.warning(
+                "Lost the connection to %s; reconnecting", self.settings.host
+            )
+            self._cancel_grace = async_call_later(
+                self.hass, LINK_GRACE, self._async_grace_over
+            )
+        if state is SessionState.AUTH_FAILED:
+            _LOGGER.error(
+                "The Things Stack refused the API key of %s; re-authentication needed",
+                self.settings.app_id,
+            )
+            self.entry.async_start_reauth(self.hass)
+        for update in list(self._link_listeners):
+            update()
+
+    @callback
+    def _async_grace_over(self, _now: datetime) -> None:
+        self._cancel_grace = None
+        self.link_available = False
+        _LOGGER.info(
+            "Entities of %s are unavailable until the connection returns",
+            self.settings.app_id,
+        )
+        for update in list(self._link_listeners):
+            update()
+
+    # Devices.
+
+    def _device(self, device_id: str) -> TtnDevice:
+        device = self.devices.get(device_id)
+        if device is None:
+            device = self.devices[device_id] = TtnDevice(device_id)
+        return device
+
+    @callback
+    def _register_application(self) -> None:
+        data = self.entry.data
+        entry = dr.async_get(self.hass).async_get_or_create(
+            config_entry_id=self.entry.entry_id,
+            identifiers={self.application_identifier},
+            name=data[CONF_APP_ID],
+            manufacturer=MANUFACTURER,
+            model="Application",
+            serial_number=data.get(CONF_APP_EUI) or None,
+            entry_type=dr.DeviceEntryType.SERVICE,
+        )
+        self.application_device_id = entry.id
+
+    @callback
+    def _register_device(self, device: TtnDevice) -> None:
+        version = device.uplink.version_ids if device.uplink else None
+        dev_eui = device.uplink.device.dev_eui if device.uplink else None
+        entry = dr.async_get(self.hass).async_get_or_create(
+            config_entry_id=self.entry.entry_id,
+            identifiers={self.device_identifier(device.device_id)},
+            name=device.device_id,
+            serial_number=dev_eui,
+            manufacturer=version.brand_id if version else None,
+            model=version.model_id if version else None,
+            hw_version=version.hardware_version if version else None,
+            sw_version=version.firmware_version if version else None,
+            via_device=self.application_identifier,
+        )
+        device.ha_device_id = entry.id
+
+    @callback
+    def async_forget_device(self, device_id: str) -> None:
+        """Forget a device the user deleted; it returns with its next uplink."""
+        self.devices.pop(device_id, None)
+        self._store.async_delay_save(self._data_to_store, STORAGE_SAVE_DELAY)
+
+    # Storage: the latest uplink of each device survives a restart.
+
+    def _data_to_store(self) -> dict[str, Any]:
+        return {
+            "devices": {
+                device.device_id: {
+                    "uplink": device.uplink.raw if device.uplink else None,
+                    "fields": device.fields,
+                    "last_seen": device.last_seen.isoformat()
+                    if device.last_seen
+                    else None,
+                }
+                for device in self.devices.values()
+            }
+        }
+
+    async def _async_restore(self) -> None:
+        stored = await self._store.async_load() or {}
+        for device_id, saved in stored.get("devices", {}).items():
+            device = self._device(device_id)
+            if saved.get("uplink") is not None:
+                try:
+                    message = parse_application_up(saved["uplink"])
+                except TtnParseError:
+                    _LOGGER.debug("Ignoring the stored uplink of %s", device_id)
+                else:
+                    if isinstance(message, Uplink):
+                        device.uplink = message
+            device.fields = saved.get("fields") or {}
+            if saved.get("last_seen"):
+                device.last_seen = dt_util.parse_datetime(saved["last_seen"])
+            self._register_device(device)

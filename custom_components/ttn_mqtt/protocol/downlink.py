@@ -1,0 +1,118 @@
+"""Building downlinks the way The Things Stack expects them."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+import re
+from typing import Any
+import uuid
+
+import orjson
+
+from .errors import DownlinkError
+
+F_PORT_MIN = 1
+F_PORT_MAX = 223
+# The largest application payload any LoRaWAN data rate carries (EU868 DR4-7); a longer
+# one can never be sent, whatever the device's data rate.
+MAX_PAYLOAD_BYTES = 242
+CORRELATION_PREFIX = "ttn_mqtt:"
+
+
+class Priority(StrEnum):
+    """Downlink priorities, lowest first."""
+
+    LOWEST = "LOWEST"
+    LOW = "LOW"
+    BELOW_NORMAL = "BELOW_NORMAL"
+    NORMAL = "NORMAL"
+    ABOVE_NORMAL = "ABOVE_NORMAL"
+    HIGH = "HIGH"
+    HIGHEST = "HIGHEST"
+
+
+class PayloadFormat(StrEnum):
+    """How a downlink payload is written by the user."""
+
+    HEX = "hex"
+    BASE64 = "base64"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Downlink:
+    """One downlink: raw bytes, or a decoded payload for the server's encoder."""
+
+    f_port: int
+    frm_payload: bytes | None = None
+    decoded_payload: dict[str, Any] | None = None
+    confirmed: bool = False
+    priority: Priority = Priority.NORMAL
+    correlation_id: str
+
+    def __post_init__(self) -> None:
+        """Refuse what the server would drop silently."""
+        if not F_PORT_MIN <= self.f_port <= F_PORT_MAX:
+            raise DownlinkError(
+                "invalid_f_port", f"f_port must be {F_PORT_MIN} to {F_PORT_MAX}"
+            )
+        if (self.frm_payload is None) == (self.decoded_payload is None):
+            raise DownlinkError(
+                "payload_xor_decoded",
+                "give exactly one of payload and decoded_payload",
+            )
+        if self.decoded_payload is not None and not isinstance(
+            self.decoded_payload, dict
+        ):
+            raise DownlinkError(
+                "decoded_not_object", "decoded_payload must be an object"
+            )
+        if self.frm_payload is not None:
+            if not self.frm_payload:
+                raise DownlinkError("empty_payload", "the payload is empty")
+            if len(self.frm_payload) > MAX_PAYLOAD_BYTES:
+                raise DownlinkError(
+                    "payload_too_long",
+                    f"the payload is {len(self.frm_payload)} bytes; "
+                    f"at most {MAX_PAYLOAD_BYTES} fit in a downlink",
+                )
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the downlink as the server's JSON."""
+        body: dict[str, Any] = {
+            "f_port": self.f_port,
+            "priority": self.priority.value,
+            "confirmed": self.confirmed,
+            "correlation_ids": [self.correlation_id],
+        }
+        if self.frm_payload is not None:
+            body["frm_payload"] = base64.b64encode(self.frm_payload).decode("ascii")
+        else:
+            body["decoded_payload"] = self.decoded_payload
+        return body
+
+
+def new_correlation_id() -> str:
+    """Return a correlation id of ours, so the server's events can be matched."""
+    return f"{CORRELATION_PREFIX}{uuid.uuid4().hex}"
+
+
+def decode_payload_text(text: str, payload_format: PayloadFormat) -> bytes:
+    """Turn what a user wrote into bytes; hex may carry spaces and colons."""
+    try:
+        if payload_format is PayloadFormat.HEX:
+            return bytes.fromhex(re.sub(r"[\s:]", "", text))
+        return base64.b64decode(text.strip(), validate=True)
+    except (ValueError, binascii.Error):
+        raise DownlinkError(
+            f"invalid_{payload_format.value}",
+            f"the payload is not valid {payload_format.value}",
+        ) from None
+
+
+def build_downlink_message(downlinks: Sequence[Downlink]) -> bytes:
+    """Return the body to publish on down/push or down/replace; [] clears the queue."""
+    return orjson.dumps({"downlinks": [downlink.as_json() for downlink in downlinks]})

@@ -1,0 +1,308 @@
+"""The MQTT session with The Things Stack: one paho-mqtt client on a thread of its own.
+
+Why a thread rather than the asyncio socket callbacks Home Assistant's mqtt client uses:
+the server keeps only 64 unread messages per connection and drops the rest, so reading
+the socket must not wait for a busy event loop. The thread reads, the caller's callbacks
+are called on it and hand the messages over; it also owns connecting (DNS, TCP and TLS
+set-up are blocking) and reconnecting with capped, jittered exponential backoff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from enum import StrEnum
+import logging
+import random
+import ssl
+import threading
+import time
+from typing import Any
+import uuid
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.reasoncodes import ReasonCode
+
+from .ids import application_uid
+from .topics import subscription_topic
+
+_LOGGER = logging.getLogger(__name__)
+
+# CONNACK 4 (bad user name or password) and 5 (not authorised), as paho names them.
+_AUTH_FAILURES = frozenset({"Bad user name or password", "Not authorized"})
+
+
+class ConnectResult(StrEnum):
+    """How an attempt to connect ended; the values are the config flow's error keys."""
+
+    CONNECTED = "connected"
+    INVALID_AUTH = "invalid_auth"
+    MISSING_RIGHTS = "missing_rights"
+    CANNOT_CONNECT = "cannot_connect"
+
+
+class SessionState(StrEnum):
+    """Where the session is."""
+
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    AUTH_FAILED = "auth_failed"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionSettings:
+    """Where and as whom to connect."""
+
+    host: str
+    port: int
+    use_tls: bool = True
+    app_id: str
+    tenant: str
+    api_key: str = field(repr=False)
+    # PEM of a CA for a self-hosted stack; None means the system trust store.
+    ca_pem: str | None = field(default=None, repr=False)
+    keepalive: int = 60
+    connect_timeout: float = 10.0
+    backoff_min: float = 1.0
+    backoff_max: float = 300.0
+    # A connection that lasted this long resets the backoff; a shorter one (a server
+    # that closes at once, as when rate limiting) keeps it growing.
+    stable_after: float = 30.0
+
+    @property
+    def uid(self) -> str:
+        """Return the MQTT username, which also roots every topic."""
+        return application_uid(self.app_id, self.tenant)
+
+
+@dataclass(slots=True)
+class SessionStats:
+    """Counters for diagnostics."""
+
+    connects: int = 0
+    reconnects: int = 0
+    disconnects: int = 0
+    messages: int = 0
+    last_error: str | None = None
+
+
+def _backoff_delay(failures: int, minimum: float, maximum: float) -> float:
+    """Return a capped exponential delay with jitter, so clients don't return together."""
+    ceiling = min(maximum, minimum * 2 ** min(failures, 30))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+class Session:
+    """An MQTT session with one application, reconnecting until stopped.
+
+    `on_message(topic, payload)` and `on_state(state)` are called on the session's
+    thread. The first attempt's result is a Future from start(); only after a first
+    success does the session reconnect by itself, and never after an auth failure.
+    """
+
+    def __init__(
+        self,
+        settings: SessionSettings,
+        *,
+        on_message: Callable[[str, bytes], None],
+        on_state: Callable[[SessionState], None] = lambda state: None,
+    ) -> None:
+        """Prepare the session; nothing connects until start()."""
+        self.settings = settings
+        self.stats = SessionStats()
+        self._on_message = on_message
+        self._on_state = on_state
+        self._state = SessionState.STOPPED
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._client: mqtt.Client | None = None
+        self._first_result: Future[ConnectResult] = Future()
+        # Set on the session thread by paho's callbacks, read after each connection.
+        self._result: ConnectResult | None = None
+
+    @property
+    def state(self) -> SessionState:
+        """Return where the session is."""
+        return self._state
+
+    def start(self) -> Future[ConnectResult]:
+        """Start connecting on the session's thread; return the first attempt's result."""
+        self._thread = threading.Thread(
+            target=self._run, name=f"ttn_mqtt {self.settings.uid}", daemon=True
+        )
+        self._thread.start()
+        return self._first_result
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Disconnect and wait for the thread to end. Blocking: call it off the event loop."""
+        self._stopping.set()
+        if (client := self._client) is not None:
+            client.disconnect()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._set_state(SessionState.STOPPED)
+
+    def publish(self, topic: str, payload: bytes) -> bool:
+        """Publish at QoS 0 when connected; return False, sending nothing, when not.
+
+        QoS 0 on purpose: paho would keep a QoS 1 message and send it after a
+        reconnect, and a downlink must not leave by surprise minutes later.
+        """
+        client = self._client
+        if client is None or self._state is not SessionState.CONNECTED:
+            return False
+        info = client.publish(topic, payload, qos=0)
+        return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    # Everything below runs on the session's thread.
+
+    def _set_state(self, state: SessionState) -> None:
+        if state is self._state:
+            return
+        self._state = state
+        try:
+            self._on_state(state)
+        except Exception:
+            _LOGGER.exception("Error in the session's state callback")
+
+    def _build_client(self) -> mqtt.Client:
+        settings = self.settings
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"ttn_mqtt-{uuid.uuid4().hex[:12]}",
+            protocol=mqtt.MQTTv311,
+            clean_session=True,
+        )
+        client.username_pw_set(settings.uid, settings.api_key)
+        client.connect_timeout = settings.connect_timeout
+        if settings.use_tls:
+            context = ssl.create_default_context()
+            if settings.ca_pem:
+                context.load_verify_locations(cadata=settings.ca_pem)
+            client.tls_set_context(context)
+        client.on_connect = self._handle_connect
+        client.on_subscribe = self._handle_subscribe
+        client.on_message = self._handle_message
+        # With a write callback registered, paho's publish() from another thread only
+        # queues the packet and wakes this thread's select(); it never writes itself.
+        client.on_socket_register_write = lambda client, userdata, sock: None
+        return client
+
+    def _run(self) -> None:
+        failures = 0
+        try:
+            self._client = client = self._build_client()
+        except (ssl.SSLError, ValueError) as err:
+            self._finish_first(
+                ConnectResult.CANNOT_CONNECT, f"TLS set-up failed: {err}"
+            )
+            return
+        while not self._stopping.is_set():
+            self._set_state(SessionState.CONNECTING)
+            started = time.monotonic()
+            result = self._connect_and_loop(client)
+            lasted = time.monotonic() - started
+            self._finish_first(result, self.stats.last_error)
+            if self._stopping.is_set():
+                break
+            if result in (ConnectResult.INVALID_AUTH, ConnectResult.MISSING_RIGHTS):
+                self._set_state(SessionState.AUTH_FAILED)
+                break
+            if self._first_result.result() is not ConnectResult.CONNECTED:
+                # Setup retries by itself; the session only keeps a working connection.
+                self._set_state(SessionState.DISCONNECTED)
+                break
+            self._set_state(SessionState.DISCONNECTED)
+            failures = 0 if lasted >= self.settings.stable_after else failures + 1
+            delay = _backoff_delay(
+                failures, self.settings.backoff_min, self.settings.backoff_max
+            )
+            _LOGGER.debug("Reconnecting to %s in %.1f s", self.settings.host, delay)
+            self._stopping.wait(delay)
+            self.stats.reconnects += 1
+        client.disconnect()
+
+    def _finish_first(self, result: ConnectResult, error: str | None) -> None:
+        if not self._first_result.done():
+            if error and result is not ConnectResult.CONNECTED:
+                _LOGGER.debug("First connection failed: %s", error)
+            self._first_result.set_result(result)
+
+    def _connect_and_loop(self, client: mqtt.Client) -> ConnectResult:
+        """Connect, subscribe and read until the connection ends; return how it ended."""
+        self._result = None
+        settings = self.settings
+        try:
+            client.connect(settings.host, settings.port, settings.keepalive)
+        except (OSError, ValueError) as err:
+            # OSError covers refused, unreachable, DNS, timeouts and TLS (ssl.SSLError).
+            self.stats.last_error = f"{type(err).__name__}: {err}"
+            return ConnectResult.CANNOT_CONNECT
+        deadline = time.monotonic() + settings.connect_timeout
+        while not self._stopping.is_set():
+            rc = client.loop(timeout=1.0)
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                self.stats.disconnects += self._state is SessionState.CONNECTED
+                if self._result is None:
+                    self.stats.last_error = f"connection closed ({rc.name})"
+                break
+            if self._result is ConnectResult.MISSING_RIGHTS:
+                break
+            if self._result is None and time.monotonic() > deadline:
+                self.stats.last_error = "no answer from the server"
+                break
+        client.disconnect()
+        # A connection that subscribed and then dropped is a reason to reconnect, not
+        # a failure; report it as CONNECTED so the first attempt counts as a success.
+        return self._result or ConnectResult.CANNOT_CONNECT
+
+    def _handle_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Any,
+    ) -> None:
+        if reason_code.is_failure:
+            self.stats.last_error = f"CONNACK: {reason_code.getName()}"
+            if reason_code.getName() in _AUTH_FAILURES:
+                self._result = ConnectResult.INVALID_AUTH
+            return
+        # Sessions are never persistent on The Things Stack: subscribe on every connect.
+        client.subscribe(subscription_topic(self.settings.uid), qos=0)
+
+    def _handle_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Any,
+    ) -> None:
+        if any(code.is_failure for code in reason_codes):
+            self.stats.last_error = "subscription refused"
+            self._result = ConnectResult.MISSING_RIGHTS
+            return
+        self._result = ConnectResult.CONNECTED
+        self.stats.connects += 1
+        self.stats.last_error = None
+        self._set_state(SessionState.CONNECTED)
+        self._finish_first(ConnectResult.CONNECTED, None)
+
+    def _handle_message(
+        self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage
+    ) -> None:
+        self.stats.messages += 1
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            topic = ""  # not a topic of ours: the receiver counts and skips it
+        try:
+            self._on_message(topic, message.payload)
+        except Exception:
+            _LOGGER.exception("Error handling a message on %s", message.topic)
