@@ -1,14 +1,25 @@
-"""Root conftest: import our custom_components before the harness's own testing_config package can shadow it."""
+"""Root conftest.
+
+It imports our `custom_components` package before anything can import the test harness's
+own `testing_config/custom_components`, which would shadow it. It also holds the fixtures
+that set the integration up against the simulated application (tests/conftest.py has the
+broker, ttn_app and network fixtures they build on).
+"""
+
+import asyncio
+from collections.abc import AsyncGenerator, Generator
+from typing import Any
+
+from homeassistant import block_async_io
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import frame
+from homeassistant.util import loop as ha_loop
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 import custom_components  # noqa: F401
-
-
-# Fixtures that set the integration up against the simulated application. They build on
-# tests/conftest.py's broker, ttn_app and network fixtures.
-import pytest  # noqa: E402
-from pytest_homeassistant_custom_component.common import MockConfigEntry  # noqa: E402
-
-from custom_components.ttn_mqtt.const import (  # noqa: E402
+from custom_components.ttn_mqtt.const import (
     CONF_API_KEY,
     CONF_APP_EUI,
     CONF_APP_ID,
@@ -18,7 +29,41 @@ from custom_components.ttn_mqtt.const import (  # noqa: E402
     CONF_USE_TLS,
     DOMAIN,
 )
-from custom_components.ttn_mqtt.coordinator import TtnCoordinator  # noqa: E402
+from custom_components.ttn_mqtt.coordinator import TtnCoordinator
+
+_raise_for_blocking_call = ha_loop.raise_for_blocking_call
+
+
+def _raise_for_integration_calls(*args: Any, **kwargs: Any) -> None:
+    """Check the calls made in the running event loop on behalf of an integration.
+
+    Test code and sync fixtures (which start and stop mosquitto) also run on the
+    loop's thread; their blocking is the test's business, not the integration's.
+    """
+    try:
+        asyncio.get_running_loop()
+        frame.get_integration_frame()
+    except (RuntimeError, frame.MissingIntegrationFrame):
+        return
+    _raise_for_blocking_call(*args, **kwargs)
+
+
+# Home Assistant turns on its detection of blocking calls in the event loop at startup,
+# but the test harness does not: turn it on, and fail a test that trips it.
+ha_loop.raise_for_blocking_call = _raise_for_integration_calls
+block_async_io.enable()
+
+
+@pytest.fixture(autouse=True)
+def no_blocking_calls(caplog: pytest.LogCaptureFixture) -> Generator[None]:
+    """Fail a test in which Home Assistant detected a blocking call in the event loop."""
+    yield
+    blocking = [
+        record.getMessage()
+        for record in caplog.get_records("call")
+        if "blocking call" in record.getMessage()
+    ]
+    assert not blocking
 
 
 @pytest.fixture(autouse=True)
@@ -27,17 +72,22 @@ def fast_reconnect(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         TtnCoordinator,
         "session_overrides",
-        {"backoff_min": 0.2, "backoff_max": 1.0, "keepalive": 5, "connect_timeout": 5.0},
+        {
+            "backoff_min": 0.2,
+            "backoff_max": 1.0,
+            "keepalive": 5,
+            "connect_timeout": 5.0,
+        },
     )
 
 
 @pytest.fixture
-def config_entry(hass, broker, ttn_app) -> MockConfigEntry:
+def config_entry(hass: HomeAssistant, broker, ttn_app) -> MockConfigEntry:
     """Return a config entry for the simulated application, added to hass."""
     entry = MockConfigEntry(
         domain=DOMAIN,
         title=ttn_app.app_id,
-        unique_id=f"127.0.0.1/{ttn_app.app_id}@{ttn_app.tenant}",
+        unique_id=f"127.0.0.1/{ttn_app.uid}",
         data={
             CONF_HOST: "127.0.0.1",
             CONF_PORT: broker.port,
@@ -53,11 +103,13 @@ def config_entry(hass, broker, ttn_app) -> MockConfigEntry:
 
 
 @pytest.fixture
-async def init_integration(hass, config_entry, network) -> MockConfigEntry:
+async def init_integration(
+    hass: HomeAssistant, config_entry: MockConfigEntry, network
+) -> AsyncGenerator[MockConfigEntry]:
     """Set the integration up against the broker; unload it at teardown."""
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
     yield config_entry
-    if config_entry.state.recoverable:
+    if config_entry.state is ConfigEntryState.LOADED:
         await hass.config_entries.async_unload(config_entry.entry_id)
         await hass.async_block_till_done()

@@ -1,0 +1,1 @@
+"""Tests for the ttn_mqtt integration and its simulated TTN application."""
