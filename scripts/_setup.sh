@@ -45,3 +45,14 @@ ensure_mosquitto() {
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq mosquitto mosquitto-clients >/dev/null
 }
+
+ensure_demo_packages() {
+  local stamp=.venv/.demo-installed wanted
+  wanted=$(sha256sum requirements_demo.txt | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
+    return 0
+  fi
+  echo "Installing Home Assistant's frontend for the demo" >&2
+  .venv/bin/python -m pip install --quiet -r requirements_demo.txt
+  echo "$wanted" > "$stamp"
+}

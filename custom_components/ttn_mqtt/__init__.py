@@ -4,12 +4,28 @@ from __future__ import annotations
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.device_registry import DeviceEntry
+from homeassistant.helpers.typing import ConfigType
 
 from .const import DOMAIN
 from .coordinator import TtnCoordinator, TtnMqttConfigEntry
+from .services import async_setup_services
 
-PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR]
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.DEVICE_TRACKER,
+    Platform.EVENT,
+    Platform.SENSOR,
+]
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the actions, which serve every entry."""
+    async_setup_services(hass)
+    return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: TtnMqttConfigEntry) -> bool:
@@ -18,6 +34,17 @@ async def async_setup_entry(hass: HomeAssistant, entry: TtnMqttConfigEntry) -> b
     await coordinator.async_start()
     entry.runtime_data = coordinator
     entry.async_on_unload(coordinator.async_stop)
+    options = entry.options
+
+    async def async_reload_for_new_options(
+        hass: HomeAssistant, entry: TtnMqttConfigEntry
+    ) -> None:
+        # Only for new options: the flows that change the data reload the entry
+        # themselves, and a second reload would connect twice.
+        if entry.options != options:
+            await hass.config_entries.async_reload(entry.entry_id)
+
+    entry.async_on_unload(entry.add_update_listener(async_reload_for_new_options))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 

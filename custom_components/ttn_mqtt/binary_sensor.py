@@ -1,17 +1,27 @@
-"""Binary sensors: the application's connection to the server."""
+"""Binary sensors: the application's connection, and the boolean fields of devices."""
 
 from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
 
 from homeassistant.components.binary_sensor import (
     BinarySensorDeviceClass,
     BinarySensorEntity,
 )
-from homeassistant.const import EntityCategory
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EntityCategory, Platform
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import TtnMqttConfigEntry
-from .entity import TtnApplicationEntity
+from .coordinator import TtnCoordinator, TtnDevice, TtnMqttConfigEntry
+from .entity import (
+    FIELD_KEY_PREFIX,
+    NewKeys,
+    TtnApplicationEntity,
+    TtnDeviceEntity,
+    claim_field,
+)
+from .fields import binary_sensor_class, readable_name
 
 PARALLEL_UPDATES = 0
 
@@ -21,8 +31,32 @@ async def async_setup_entry(
     entry: TtnMqttConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the connectivity sensor."""
-    async_add_entities([TtnConnectivitySensor(entry.runtime_data, "connectivity")])
+    """Add the connectivity sensor, and boolean fields as devices report them."""
+    coordinator = entry.runtime_data
+    async_add_entities([TtnConnectivitySensor(coordinator, "connectivity")])
+    new_keys = NewKeys()
+
+    @callback
+    def add_new_fields(device: TtnDevice) -> None:
+        if device.ha_device_id is None:
+            return
+        made = new_keys.made(device)
+        entities: list[TtnFieldBinarySensor] = []
+        for key, value in device.fields.items():
+            if key in made:
+                continue
+            platform = claim_field(device, key, value)
+            if platform is None:
+                continue
+            made.add(key)
+            if platform == Platform.BINARY_SENSOR:
+                entities.append(TtnFieldBinarySensor(coordinator, device, key))
+        if entities:
+            async_add_entities(entities)
+
+    for device in coordinator.devices.values():
+        add_new_fields(device)
+    entry.async_on_unload(coordinator.async_add_new_data_listener(add_new_fields))
 
 
 class TtnConnectivitySensor(TtnApplicationEntity, BinarySensorEntity):
@@ -36,3 +70,32 @@ class TtnConnectivitySensor(TtnApplicationEntity, BinarySensorEntity):
     def is_on(self) -> bool:
         """Return whether the session is connected."""
         return self.coordinator.connected
+
+
+class TtnFieldBinarySensor(TtnDeviceEntity, BinarySensorEntity):
+    """A boolean field of the decoded payload; anything but a boolean shows unknown."""
+
+    def __init__(
+        self, coordinator: TtnCoordinator, device: TtnDevice, key: str
+    ) -> None:
+        """Take the device class from the decoder's hint, else from the field's name."""
+        super().__init__(coordinator, device.device_id, f"{FIELD_KEY_PREFIX}{key}")
+        self.field = key
+        self._attr_name = readable_name(key)
+        self._attr_device_class = _hinted_class(
+            device.sensor_attr.get(key)
+        ) or binary_sensor_class(key)
+
+    def _refresh(self, device: TtnDevice) -> Hashable:
+        value = device.fields.get(self.field)
+        self._attr_is_on = value if isinstance(value, bool) else None
+        return self._attr_is_on
+
+
+def _hinted_class(hint: Any) -> BinarySensorDeviceClass | None:
+    if not isinstance(hint, dict):
+        return None
+    try:
+        return BinarySensorDeviceClass(hint.get("device_class"))
+    except ValueError:
+        return None

@@ -6,7 +6,7 @@ import asyncio
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 import logging
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -16,10 +16,11 @@ from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers.event import async_call_later
+from homeassistant.helpers.event import async_call_later, async_track_time_interval
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
+from .backfill import StorageCatchUp
 from .const import (
     CONF_API_KEY,
     CONF_APP_EUI,
@@ -27,16 +28,19 @@ from .const import (
     CONF_CA_PEM,
     CONF_HOST,
     CONF_PORT,
+    CONF_STALE_HOURS,
     CONF_TENANT,
     CONF_USE_TLS,
     CONNECT_TIMEOUT,
+    DEFAULT_STALE_HOURS,
     DOMAIN,
     EVENT_DOWNLINK,
     EVENT_UPLINK,
     LINK_GRACE,
     MANUFACTURER,
 )
-from .payload import flatten_payload
+from .payload import SENSOR_ATTR_KEY, flatten_payload
+from .protocol.downlink import own_correlation_id
 from .protocol.errors import TtnParseError
 from .protocol.messages import (
     ApplicationUp,
@@ -54,6 +58,7 @@ from .protocol.session import (
     SessionSettings,
     SessionState,
 )
+from .protocol.storage import UplinkLedger, is_older
 from .protocol.topics import DownlinkMode, downlink_topic, parse_topic
 
 _LOGGER = logging.getLogger(__name__)
@@ -61,6 +66,8 @@ _LOGGER = logging.getLogger(__name__)
 STORAGE_VERSION = 1
 # Uplinks come in all the time; writing the store for each would wear SD cards.
 STORAGE_SAVE_DELAY = 30
+# How often devices are checked for the stale_hours option.
+STALE_CHECK_INTERVAL = timedelta(minutes=1)
 # How many queued messages one event-loop callback handles before yielding.
 DRAIN_BATCH = 200
 
@@ -79,6 +86,13 @@ class TtnDevice:
     fields: dict[str, Any] = field(default_factory=dict)
     last_seen: datetime | None = None
     last_downlink: DownlinkEvent | None = None
+    # Unit and class hints from the decoder's `_sensor_attr`, by field, merged over uplinks.
+    sensor_attr: dict[str, Any] = field(default_factory=dict)
+    # Which platform shows each field, decided by its first known value, so that a
+    # field changing type never gets a second entity.
+    field_platforms: dict[str, str] = field(default_factory=dict)
+    # True once the device has sent nothing for longer than the stale_hours option.
+    stale: bool = False
 
 
 @dataclass(slots=True)
@@ -86,6 +100,9 @@ class TtnCounters:
     """Counters for diagnostics."""
 
     uplinks: int = 0
+    # Uplinks fetched back from the Storage Integration, and those that came twice.
+    backfilled: int = 0
+    duplicates: int = 0
     malformed: int = 0
     downlinks: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(DownlinkStatus, 0)
@@ -94,7 +111,11 @@ class TtnCounters:
 
 def settings_from_entry(entry: ConfigEntry, **overrides: Any) -> SessionSettings:
     """Return the session settings of a config entry's data."""
-    data = entry.data
+    return settings_from_data(entry.data, **overrides)
+
+
+def settings_from_data(data: Mapping[str, Any], **overrides: Any) -> SessionSettings:
+    """Return the session settings of config entry data, or of a flow's input."""
     return SessionSettings(
         host=data[CONF_HOST],
         port=data[CONF_PORT],
@@ -152,7 +173,12 @@ class TtnCoordinator:
         self._downlink_listeners: list[Callable[[DownlinkEvent], None]] = []
         self._cancel_grace: CALLBACK_TYPE | None = None
         self._lost = False
+        # True once the first connection succeeded and setup went on.
+        self._running = False
+        self._stale_after: timedelta | None = None
         self.application_device_id: str | None = None
+        self.ledger = UplinkLedger()
+        self.catch_up = StorageCatchUp(self)
 
     @property
     def application_identifier(self) -> tuple[str, str]:
@@ -186,11 +212,25 @@ class TtnCoordinator:
                 translation_key="cannot_connect",
                 translation_placeholders={"host": self.settings.host},
             )
+        self._running = True
         self.entry.async_on_unload(
             self.hass.bus.async_listen_once(
                 EVENT_HOMEASSISTANT_STOP, self._async_handle_hass_stop
             )
         )
+        stale_hours = self.entry.options.get(CONF_STALE_HOURS, DEFAULT_STALE_HOURS)
+        if stale_hours > 0:
+            self._stale_after = timedelta(hours=stale_hours)
+            self._async_check_stale(dt_util.utcnow())
+            # One timer for every device: a check a minute costs less than a timer each.
+            self.entry.async_on_unload(
+                async_track_time_interval(
+                    self.hass,
+                    self._async_check_stale,
+                    STALE_CHECK_INTERVAL,
+                    cancel_on_shutdown=True,
+                )
+            )
 
     async def async_stop(self) -> None:
         """Disconnect, leaving no thread or timer behind, and save what is known."""
@@ -302,12 +342,28 @@ class TtnCoordinator:
 
     @callback
     def _apply_uplink(self, uplink: Uplink, *, backfilled: bool = False) -> None:
+        if not self.ledger.add(uplink, fetched=backfilled):
+            # Received live and fetched back as well: applied once.
+            self.counters.duplicates += 1
+            return
         device = self._device(uplink.device.device_id)
         self.counters.uplinks += 1
-        device.uplink = uplink
-        device.last_seen = uplink.received_at or dt_util.utcnow()
-        if uplink.decoded_payload is not None:
-            device.fields.update(flatten_payload(uplink.decoded_payload))
+        self.counters.backfilled += backfilled
+        received_at = uplink.received_at or dt_util.utcnow()
+        # A fetched uplink older than the device's latest gets its event, but must
+        # not take the device's newer values back.
+        newest = not is_older(uplink, device.uplink)
+        if newest:
+            device.uplink = uplink
+            device.last_seen = received_at
+            if uplink.decoded_payload is not None:
+                device.fields.update(flatten_payload(uplink.decoded_payload))
+                hints = uplink.decoded_payload.get(SENSOR_ATTR_KEY)
+                if isinstance(hints, dict):
+                    device.sensor_attr.update(hints)
+            if device.stale:
+                device.stale = False
+                _LOGGER.info("%s reports again", device.device_id)
         if device.ha_device_id is None:
             self._register_device(device)
         best = uplink.best_gateway
@@ -321,14 +377,15 @@ class TtnCoordinator:
                 "f_cnt": uplink.f_cnt,
                 "frm_payload": uplink.frm_payload,
                 "decoded_payload": uplink.decoded_payload,
-                "received_at": device.last_seen.isoformat(),
+                "received_at": received_at.isoformat(),
                 "rssi": best.rssi if best else None,
                 "snr": best.snr if best else None,
                 "simulated": uplink.simulated,
                 "backfilled": backfilled,
             },
         )
-        self._notify(device)
+        if newest:
+            self._notify(device)
         self._store.async_delay_save(self._data_to_store, STORAGE_SAVE_DELAY)
 
     @callback
@@ -342,6 +399,8 @@ class TtnCoordinator:
             "device_id": device.ha_device_id,
             "ttn_device_id": device.device_id,
             "status": event.status.value,
+            # Ours alone, so that an automation's event trigger can match it.
+            "correlation_id": own_correlation_id(event.downlink_correlation_ids),
             "correlation_ids": list(event.downlink_correlation_ids),
             "f_port": event.f_port,
         }
@@ -376,6 +435,8 @@ class TtnCoordinator:
             if self._lost:
                 self._lost = False
                 _LOGGER.info("Reconnected to %s", self.settings.host)
+            # The first connection too: uplinks sent while Home Assistant was stopped.
+            self.catch_up.async_start()
         elif was_connected and not self.connected:
             self._lost = True
             _LOGGER.warning(
@@ -384,7 +445,8 @@ class TtnCoordinator:
             self._cancel_grace = async_call_later(
                 self.hass, LINK_GRACE, self._async_grace_over
             )
-        if state is SessionState.AUTH_FAILED:
+        if state is SessionState.AUTH_FAILED and self._running:
+            # At setup, ConfigEntryAuthFailed already asks for a new key.
             _LOGGER.error(
                 "The Things Stack refused the API key of %s; re-authentication needed",
                 self.settings.app_id,
@@ -405,6 +467,27 @@ class TtnCoordinator:
             update()
 
     # Devices.
+
+    @callback
+    def _async_check_stale(self, now: datetime) -> None:
+        """Turn the entities of devices silent for longer than stale_hours unavailable."""
+        if self._stale_after is None:
+            return
+        limit = now - self._stale_after
+        for device in self.devices.values():
+            stale = device.last_seen is not None and device.last_seen < limit
+            if stale == device.stale:
+                continue
+            device.stale = stale
+            if stale:
+                _LOGGER.info(
+                    "%s has sent no uplink for %s; its entities are unavailable "
+                    "until it reports again",
+                    device.device_id,
+                    self._stale_after,
+                )
+            for update in self._device_listeners.get(device.device_id, ()):
+                update()
 
     def _device(self, device_id: str) -> TtnDevice:
         device = self.devices.get(device_id)
@@ -457,16 +540,22 @@ class TtnCoordinator:
                 device.device_id: {
                     "uplink": device.uplink.raw if device.uplink else None,
                     "fields": device.fields,
+                    "sensor_attr": device.sensor_attr,
                     "last_seen": device.last_seen.isoformat()
                     if device.last_seen
                     else None,
                 }
                 for device in self.devices.values()
-            }
+            },
+            "ledger": self.ledger.as_dict(),
         }
 
     async def _async_restore(self) -> None:
         stored = await self._store.async_load() or {}
+        try:
+            self.ledger = UplinkLedger.from_dict(stored.get("ledger") or {})
+        except ValueError:
+            _LOGGER.debug("Ignoring the stored ledger; catching up from scratch")
         for device_id, saved in stored.get("devices", {}).items():
             device = self._device(device_id)
             if saved.get("uplink") is not None:
@@ -478,6 +567,7 @@ class TtnCoordinator:
                     if isinstance(message, Uplink):
                         device.uplink = message
             device.fields = saved.get("fields") or {}
+            device.sensor_attr = saved.get("sensor_attr") or {}
             if saved.get("last_seen"):
                 device.last_seen = dt_util.parse_datetime(saved["last_seen"])
             self._register_device(device)

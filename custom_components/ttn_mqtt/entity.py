@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+from typing import Any
+
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
 
 from .coordinator import TtnCoordinator, TtnDevice
+from .fields import field_platform
+
+# Decoded fields get this before their key in unique ids, so that a field named like a
+# fixed entity (`rssi`, `last_seen`) never takes that entity's id.
+FIELD_KEY_PREFIX = "field_"
 
 
 class TtnApplicationEntity(Entity):
@@ -31,7 +39,11 @@ class TtnApplicationEntity(Entity):
 
 
 class TtnDeviceEntity(Entity):
-    """An entity of one end device, updated by that device's uplinks only."""
+    """An entity of one end device, updated by that device's uplinks only.
+
+    Subclasses set their state attributes in `_refresh` and return what they show;
+    an uplink that changes none of it writes no state, which is most of them.
+    """
 
     _attr_has_entity_name = True
     _attr_should_poll = False
@@ -45,32 +57,78 @@ class TtnDeviceEntity(Entity):
         self._attr_device_info = DeviceInfo(
             identifiers={coordinator.device_identifier(device_id)}
         )
-
-    @property
-    def device(self) -> TtnDevice:
-        """Return what the coordinator knows of the device."""
-        return self.coordinator.devices[self.device_id]
+        self._shown: Hashable = None
 
     @property
     def available(self) -> bool:
-        """Return False when the link has been down beyond its grace period."""
+        """Return False when the link is down beyond its grace, or the device is stale."""
+        device = self.coordinator.devices.get(self.device_id)
         return (
-            self.coordinator.link_available
-            and self.device_id in self.coordinator.devices
+            self.coordinator.link_available and device is not None and not device.stale
         )
+
+    def _refresh(self, device: TtnDevice) -> Hashable:
+        """Set the state attributes from the device; return what the entity shows.
+
+        Entities whose state does not come from uplinks keep this: they are written
+        when their availability changes only.
+        """
+        return None
+
+    def _snapshot(self) -> Hashable:
+        device = self.coordinator.devices.get(self.device_id)
+        if device is None:
+            return None
+        return (self.available, self._refresh(device))
 
     async def async_added_to_hass(self) -> None:
         """Follow the device's uplinks and the link to the server."""
+        # Uplinks may have come between the entity's creation and now.
+        self._shown = self._snapshot()
         self.async_on_remove(
             self.coordinator.async_add_device_listener(
                 self.device_id, self._handle_device_update
             )
         )
         self.async_on_remove(
-            self.coordinator.async_add_link_listener(self.async_write_ha_state)
+            self.coordinator.async_add_link_listener(self._handle_link_update)
         )
 
     @callback
     def _handle_device_update(self) -> None:
-        """Write the state; subclasses skip writes that would change nothing."""
+        shown = self._snapshot()
+        if shown != self._shown:
+            self._shown = shown
+            self.async_write_ha_state()
+
+    @callback
+    def _handle_link_update(self) -> None:
+        self._shown = self._snapshot()
         self.async_write_ha_state()
+
+
+class NewKeys:
+    """What a platform has made entities for, per device; forgotten with the device.
+
+    A device the user deleted comes back as a new TtnDevice when it reports again,
+    and then gets its entities again.
+    """
+
+    def __init__(self) -> None:
+        """Start with nothing made."""
+        self._made: dict[str, tuple[TtnDevice, set[str]]] = {}
+
+    def made(self, device: TtnDevice) -> set[str]:
+        """Return the keys made for this device (a set the caller adds to)."""
+        made = self._made.get(device.device_id)
+        if made is None or made[0] is not device:
+            made = self._made[device.device_id] = (device, set())
+        return made[1]
+
+
+def claim_field(device: TtnDevice, key: str, value: Any) -> str | None:
+    """Return the platform that shows a field, deciding it on its first known value."""
+    platform = device.field_platforms.get(key)
+    if platform is None and (platform := field_platform(key, value)) is not None:
+        device.field_platforms[key] = platform
+    return platform

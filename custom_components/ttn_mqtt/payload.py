@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 # Decoders put unit and class hints here (a community convention); not a field itself.
@@ -12,6 +13,26 @@ MAX_DEPTH = 6
 # as fixed-size arrays of readings are; longer ones are left out of the entities and
 # stay available in the `ttn_mqtt_uplink` event.
 MAX_ARRAY_ITEMS = 8
+
+# SenseCAP decoders send readings as list items such as
+# {"measurementId": "4097", "measurementValue": 21.4, "type": "Air Temperature"} whose
+# position changes from uplink to uplink: each becomes a top-level field named after
+# its measurement (`air_temperature`, or `measurement_<id>` for one not listed here).
+MEASUREMENT_ID_KEY = "measurementId"
+MEASUREMENT_VALUE_KEY = "measurementValue"
+SENSECAP_MEASUREMENTS: dict[str, str] = {
+    "4097": "air_temperature",
+    "4098": "air_humidity",
+    "4099": "light_intensity",
+    "4100": "co2",
+    "4101": "barometric_pressure",
+    "4102": "soil_temperature",
+    "4103": "soil_moisture",
+    "4104": "wind_direction",
+    "4105": "wind_speed",
+    "4113": "rain_gauge",
+    "4190": "uv_index",
+}
 
 
 def flatten_payload(decoded: dict[str, Any]) -> dict[str, Any]:
@@ -26,6 +47,9 @@ def flatten_payload(decoded: dict[str, Any]) -> dict[str, Any]:
 
 def _flatten_into(fields: dict[str, Any], prefix: str, value: Any, depth: int) -> None:
     if isinstance(value, dict):
+        if MEASUREMENT_ID_KEY in value and MEASUREMENT_VALUE_KEY in value:
+            _add_measurement(fields, value)
+            return
         if depth >= MAX_DEPTH:
             return
         for key, item in value.items():
@@ -35,9 +59,38 @@ def _flatten_into(fields: dict[str, Any], prefix: str, value: Any, depth: int) -
                 fields, f"{prefix}_{key}" if prefix else str(key), item, depth + 1
             )
     elif isinstance(value, list):
-        if depth >= MAX_DEPTH or len(value) > MAX_ARRAY_ITEMS:
+        if depth >= MAX_DEPTH:
+            return
+        if len(value) > MAX_ARRAY_ITEMS:
+            _add_measurements(fields, value, depth)
             return
         for index, item in enumerate(value):
             _flatten_into(fields, f"{prefix}_{index}", item, depth + 1)
     elif prefix:
         fields[prefix] = value
+
+
+def _add_measurements(fields: dict[str, Any], items: list[Any], depth: int) -> None:
+    """Keep the SenseCAP readings of a list too long to flatten by index."""
+    for item in items:
+        if isinstance(item, list) and depth + 1 < MAX_DEPTH:
+            _add_measurements(fields, item, depth + 1)
+        elif (
+            isinstance(item, dict)
+            and MEASUREMENT_ID_KEY in item
+            and MEASUREMENT_VALUE_KEY in item
+        ):
+            _add_measurement(fields, item)
+
+
+def _add_measurement(fields: dict[str, Any], item: dict[str, Any]) -> None:
+    measurement_id = str(item[MEASUREMENT_ID_KEY])
+    value = item[MEASUREMENT_VALUE_KEY]
+    if isinstance(value, dict | list):
+        return
+    if isinstance(value, str):
+        # Their decoders turn negative readings into text ("-0.9").
+        with suppress(ValueError):
+            value = float(value)
+    key = SENSECAP_MEASUREMENTS.get(measurement_id, f"measurement_{measurement_id}")
+    fields[key] = value

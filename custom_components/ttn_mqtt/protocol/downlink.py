@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 import re
@@ -98,6 +98,13 @@ class Downlink:
 def new_correlation_id() -> str:
     """Return a correlation id of ours, so the server's events can be matched."""
     return f"{CORRELATION_PREFIX}{uuid.uuid4().hex}"
+
+
+def own_correlation_id(correlation_ids: Iterable[str]) -> str | None:
+    """Return our correlation id among a downlink's, which the server adds to."""
+    return next(
+        (cid for cid in correlation_ids if cid.startswith(CORRELATION_PREFIX)), None
+    )
 
 
 def decode_payload_text(text: str, payload_format: PayloadFormat) -> bytes:

@@ -1,0 +1,243 @@
+"""Catching up: the uplinks missed while disconnected, fetched back from storage.
+
+The Things Stack keeps no MQTT session, so an uplink sent while Home Assistant was
+restarting or offline never arrives over MQTT. After every connection (the first one
+included) the coordinator starts a catch-up that asks the application's Storage
+Integration for the uplinks received since the last one processed, and applies them
+as backfilled. It runs as a background task of the config entry: setup never waits
+on it, and unloading cancels it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from enum import StrEnum
+from http import HTTPStatus
+import logging
+import ssl
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from aiohttp import ClientError, ClientResponseError, ClientTimeout, hdrs
+from homeassistant.core import callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.util import dt as dt_util
+from yarl import URL
+
+from .const import CONF_BACKFILL_HOURS, DEFAULT_BACKFILL_HOURS, DOMAIN
+from .protocol.messages import Uplink
+from .protocol.storage import StoredUplinkReader, storage_query, storage_uplinks_path
+
+if TYPE_CHECKING:
+    from .coordinator import TtnCoordinator
+
+_LOGGER = logging.getLogger(__name__)
+
+LEARN_MORE_URL = "https://www.thethingsindustries.com/docs/integrations/storage/enable/"
+
+
+class CatchUpProblem(StrEnum):
+    """Why a catch-up failed; the first two are also repair issues' translation keys."""
+
+    NOT_ENABLED = "storage_not_enabled"
+    FORBIDDEN = "storage_forbidden"
+    TIMEOUT = "storage_timeout"
+    FAILED = "storage_failed"
+
+
+_LOG_MESSAGES = {
+    CatchUpProblem.NOT_ENABLED: (
+        "The Storage Integration of application %s is not enabled, so uplinks sent "
+        "while Home Assistant is disconnected cannot be fetched back"
+    ),
+    CatchUpProblem.FORBIDDEN: (
+        "The API key of application %s may not read its Storage Integration, so "
+        "uplinks sent while Home Assistant is disconnected cannot be fetched back"
+    ),
+    CatchUpProblem.TIMEOUT: (
+        "The Storage Integration of application %s did not answer in time; uplinks "
+        "sent while Home Assistant was disconnected are not fetched back"
+    ),
+    CatchUpProblem.FAILED: (
+        "Could not fetch the uplinks application %s missed from its Storage "
+        "Integration: %s"
+    ),
+}
+
+# Problems the user can fix in the console, or by turning the catch-up off.
+_REPAIRABLE = (CatchUpProblem.NOT_ENABLED, CatchUpProblem.FORBIDDEN)
+
+
+class _CatchUpError(Exception):
+    def __init__(self, problem: CatchUpProblem, detail: str = "") -> None:
+        super().__init__(problem, detail)
+        self.problem = problem
+        self.detail = detail
+
+
+class StorageCatchUp:
+    """Fetch back, after each connection, what a coordinator missed while disconnected."""
+
+    # The test seam: tests serve the Storage Integration over plain HTTP on 127.0.0.1
+    # and point this at it. Users always reach their application's host over HTTPS.
+    base_url: ClassVar[str | None] = None
+    # A hanging server must not hold a catch-up for ever, while a day of uplinks may
+    # take a while to stream: silence is bounded apart from the whole.
+    timeout: ClassVar[ClientTimeout] = ClientTimeout(
+        total=300, sock_connect=15, sock_read=30
+    )
+    # The Storage Integration writes what it receives in batches: an uplink received
+    # just before the reconnect may take a moment to be readable.
+    settle: ClassVar[float] = 5.0
+
+    def __init__(self, coordinator: TtnCoordinator) -> None:
+        """Prepare catching up for one coordinator; nothing runs until async_start."""
+        self._coordinator = coordinator
+        self.issue_id = f"storage_{coordinator.entry.entry_id}"
+        self._task: asyncio.Task[None] | None = None
+        # The problem last told to the user: told once, until a catch-up works again.
+        self._reported: CatchUpProblem | None = None
+        self._ssl_context: ssl.SSLContext | None = None
+
+    @property
+    def hours(self) -> int:
+        """Return how many hours back a first catch-up goes; 0 turns it off."""
+        options = self._coordinator.entry.options
+        return int(options.get(CONF_BACKFILL_HOURS, DEFAULT_BACKFILL_HOURS))
+
+    @callback
+    def async_start(self) -> None:
+        """Start catching up in the background, replacing a catch-up still running."""
+        coordinator = self._coordinator
+        hours = self.hours
+        if not hours:
+            # Turned off: the advice to enable the Storage Integration is moot.
+            ir.async_delete_issue(coordinator.hass, DOMAIN, self.issue_id)
+            return
+        if self._task is not None:
+            # What it applied is in the ledger; the new one goes on from there.
+            self._task.cancel("a newer catch-up takes over")
+        after = coordinator.ledger.start_catch_up()
+        self._task = coordinator.entry.async_create_background_task(
+            coordinator.hass,
+            self._async_catch_up(after, hours),
+            f"{DOMAIN} catch-up of {coordinator.settings.app_id}",
+            eager_start=False,
+        )
+
+    async def _async_catch_up(self, after: datetime | None, hours: int) -> None:
+        """Fetch and apply; cancelled (unloading, or a newer catch-up), the ledger holds."""
+        coordinator = self._coordinator
+        await asyncio.sleep(self.settle)
+        try:
+            fetched = await self._async_fetch(after, hours)
+        except _CatchUpError as err:
+            self._report(err.problem, err.detail)
+        else:
+            _LOGGER.debug(
+                "Fetched %s uplinks of %s from storage",
+                fetched,
+                coordinator.settings.app_id,
+            )
+            ir.async_delete_issue(coordinator.hass, DOMAIN, self.issue_id)
+            if self._reported is not None:
+                self._reported = None
+                _LOGGER.info(
+                    "Fetched missed uplinks of %s from its Storage Integration again",
+                    coordinator.settings.app_id,
+                )
+        # The gap is filled, or given up rather than hold live uplinks back until
+        # the next reconnect.
+        coordinator.ledger.finish_catch_up()
+
+    async def _async_fetch(self, after: datetime | None, hours: int) -> int:
+        """Stream the stored uplinks in and apply each; return how many were read."""
+        coordinator = self._coordinator
+        settings = coordinator.settings
+        path = storage_uplinks_path(settings.app_id)
+        if self.base_url is None:
+            url = URL.build(scheme="https", host=settings.host, path=path)
+        else:
+            url = URL(self.base_url).with_path(path)
+        options: dict[str, Any] = {}
+        if settings.ca_pem and self.base_url is None:
+            options["ssl"] = await self._async_ssl_context(settings.ca_pem)
+        reader = StoredUplinkReader()
+        fetched = 0
+        try:
+            async with async_get_clientsession(coordinator.hass).get(
+                url,
+                params=storage_query(after, hours, dt_util.utcnow()),
+                headers={
+                    hdrs.AUTHORIZATION: f"Bearer {settings.api_key}",
+                    hdrs.ACCEPT: "text/event-stream",
+                },
+                timeout=self.timeout,
+                **options,
+            ) as response:
+                if response.status == HTTPStatus.NOT_FOUND:
+                    raise _CatchUpError(CatchUpProblem.NOT_ENABLED)
+                if response.status == HTTPStatus.FORBIDDEN:
+                    raise _CatchUpError(CatchUpProblem.FORBIDDEN)
+                response.raise_for_status()
+                async for chunk in response.content.iter_any():
+                    fetched += self._apply(reader.feed(chunk))
+                    # A buffered body would otherwise be applied in one go.
+                    await asyncio.sleep(0)
+            fetched += self._apply(reader.close())
+        except TimeoutError:
+            raise _CatchUpError(CatchUpProblem.TIMEOUT) from None
+        except ClientResponseError as err:
+            raise _CatchUpError(
+                CatchUpProblem.FAILED, f"HTTP {err.status} {err.message}"
+            ) from None
+        except ClientError as err:
+            raise _CatchUpError(CatchUpProblem.FAILED, str(err) or repr(err)) from None
+        finally:
+            if reader.skipped:
+                _LOGGER.debug("Skipped %s bad lines from storage", reader.skipped)
+                coordinator.counters.malformed += reader.skipped
+        return fetched
+
+    def _apply(self, uplinks: list[Uplink]) -> int:
+        for uplink in uplinks:
+            self._coordinator.apply_message(uplink, backfilled=True)
+        return len(uplinks)
+
+    async def _async_ssl_context(self, ca_pem: str) -> ssl.SSLContext:
+        """Return a context trusting a self-hosted stack's CA, built off the event loop."""
+        if self._ssl_context is None:
+            self._ssl_context = await self._coordinator.hass.async_add_executor_job(
+                _ssl_context, ca_pem
+            )
+        return self._ssl_context
+
+    def _report(self, problem: CatchUpProblem, detail: str) -> None:
+        """Tell the user once; the same problem again (at every reconnect) stays quiet."""
+        if problem is self._reported:
+            return
+        self._reported = problem
+        settings = self._coordinator.settings
+        details = (detail,) if detail else ()
+        _LOGGER.warning(_LOG_MESSAGES[problem], settings.app_id, *details)
+        if problem in _REPAIRABLE:
+            ir.async_create_issue(
+                self._coordinator.hass,
+                DOMAIN,
+                self.issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                learn_more_url=LEARN_MORE_URL,
+                translation_key=problem.value,
+                translation_placeholders={
+                    "app_id": settings.app_id,
+                    "host": settings.host,
+                },
+            )
+
+
+def _ssl_context(ca_pem: str) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.load_verify_locations(cadata=ca_pem)
+    return context

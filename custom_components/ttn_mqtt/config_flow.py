@@ -1,0 +1,353 @@
+"""Config flow: add a TTN application, re-authenticate, reconfigure and tune it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+import logging
+from typing import Any, ClassVar
+
+from aiohttp import ClientError, hdrs
+from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlow
+from homeassistant.core import callback
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.selector import (
+    BooleanSelector,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+import voluptuous as vol
+from yarl import URL
+
+from .const import (
+    CONF_API_KEY,
+    CONF_APP_EUI,
+    CONF_APP_ID,
+    CONF_BACKFILL_HOURS,
+    CONF_HOST,
+    CONF_PORT,
+    CONF_SIGNAL_ENTITIES,
+    CONF_STALE_HOURS,
+    CONF_TENANT,
+    CONF_USE_TLS,
+    DEFAULT_BACKFILL_HOURS,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_SIGNAL_ENTITIES,
+    DEFAULT_STALE_HOURS,
+    DEFAULT_TENANT,
+    DOMAIN,
+    TTN_CLUSTERS,
+)
+from .coordinator import TtnMqttConfigEntry, async_connect_once, settings_from_data
+from .protocol.auth_info import AUTH_INFO_PATH, key_application_id
+from .protocol.ids import (
+    application_uid,
+    is_valid_api_key,
+    is_valid_id,
+    looks_like_api_key_id,
+    normalize_eui,
+    normalize_host,
+)
+from .protocol.session import ConnectResult
+
+_LOGGER = logging.getLogger(__name__)
+
+# Asking whose a refused key is only improves the error: never wait long for it.
+AUTH_INFO_TIMEOUT = 10.0
+MAX_STALE_HOURS = 8760
+MAX_BACKFILL_HOURS = 720
+
+# Not "current-password": the browser must not fill in the Home Assistant password.
+_API_KEY_SELECTOR = TextSelector(
+    TextSelectorConfig(type=TextSelectorType.PASSWORD, autocomplete="off")
+)
+_TEXT_SELECTOR = TextSelector()
+
+
+def _hours_selector(maximum: int) -> vol.All:
+    return vol.All(
+        NumberSelector(
+            NumberSelectorConfig(
+                min=0,
+                max=maximum,
+                step=1,
+                mode=NumberSelectorMode.BOX,
+                unit_of_measurement="h",
+            )
+        ),
+        vol.Coerce(int),
+    )
+
+
+# Where to connect, shared by the user and reconfigure steps. The tenant only has a
+# suggested value, not a default: a default would come back when a user of The Things
+# Stack Open Source empties the field.
+CONNECTION_FIELDS: dict[vol.Marker, Any] = {
+    vol.Required(CONF_HOST, default=DEFAULT_HOST): SelectSelector(
+        SelectSelectorConfig(
+            options=list(TTN_CLUSTERS),
+            custom_value=True,
+            mode=SelectSelectorMode.DROPDOWN,
+        )
+    ),
+    vol.Required(CONF_PORT, default=DEFAULT_PORT): vol.All(
+        NumberSelector(
+            NumberSelectorConfig(min=1, max=65535, step=1, mode=NumberSelectorMode.BOX)
+        ),
+        vol.Coerce(int),
+    ),
+    vol.Required(CONF_USE_TLS, default=True): BooleanSelector(),
+    vol.Optional(
+        CONF_TENANT, description={"suggested_value": DEFAULT_TENANT}
+    ): _TEXT_SELECTOR,
+}
+
+USER_SCHEMA = vol.Schema(
+    {
+        **CONNECTION_FIELDS,
+        vol.Required(CONF_APP_ID): _TEXT_SELECTOR,
+        vol.Optional(CONF_APP_EUI): _TEXT_SELECTOR,
+        vol.Required(CONF_API_KEY): _API_KEY_SELECTOR,
+    }
+)
+# The stored key is never sent to the browser: left empty, the field keeps it.
+RECONFIGURE_SCHEMA = vol.Schema(
+    {**CONNECTION_FIELDS, vol.Optional(CONF_API_KEY): _API_KEY_SELECTOR}
+)
+REAUTH_SCHEMA = vol.Schema({vol.Required(CONF_API_KEY): _API_KEY_SELECTOR})
+OPTIONS_SCHEMA = vol.Schema(
+    {
+        vol.Required(
+            CONF_SIGNAL_ENTITIES, default=DEFAULT_SIGNAL_ENTITIES
+        ): BooleanSelector(),
+        vol.Required(CONF_STALE_HOURS, default=DEFAULT_STALE_HOURS): _hours_selector(
+            MAX_STALE_HOURS
+        ),
+        vol.Required(
+            CONF_BACKFILL_HOURS, default=DEFAULT_BACKFILL_HOURS
+        ): _hours_selector(MAX_BACKFILL_HOURS),
+    }
+)
+
+
+def _clean(user_input: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Return the input as the entry stores it, and an error key per bad field.
+
+    Only the fields present are checked, so every step can use it.
+    """
+    data = {
+        key: value.strip() if isinstance(value, str) else value
+        for key, value in user_input.items()
+    }
+    errors: dict[str, str] = {}
+    if CONF_HOST in data:
+        try:
+            data[CONF_HOST] = normalize_host(data[CONF_HOST])
+        except ValueError:
+            errors[CONF_HOST] = "invalid_host"
+    # An empty tenant is The Things Stack Open Source.
+    if data.get(CONF_TENANT) and not is_valid_id(data[CONF_TENANT]):
+        errors[CONF_TENANT] = "invalid_tenant"
+    if CONF_APP_ID in data and not is_valid_id(data[CONF_APP_ID]):
+        errors[CONF_APP_ID] = "invalid_app_id"
+    if data.get(CONF_APP_EUI):
+        try:
+            data[CONF_APP_EUI] = normalize_eui(data[CONF_APP_EUI])
+        except ValueError:
+            errors[CONF_APP_EUI] = "invalid_app_eui"
+    else:
+        data.pop(CONF_APP_EUI, None)
+    if CONF_API_KEY in data and not is_valid_api_key(data[CONF_API_KEY]):
+        errors[CONF_API_KEY] = (
+            "api_key_id"
+            if looks_like_api_key_id(data[CONF_API_KEY])
+            else "invalid_api_key"
+        )
+    return data, errors
+
+
+def _unique_id(data: Mapping[str, Any]) -> str:
+    """Return the unique id of an application: its host, ID and tenant."""
+    return f"{data[CONF_HOST]}/{application_uid(data[CONF_APP_ID], data[CONF_TENANT])}"
+
+
+class TtnConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Add an application of The Things Stack, checking it by connecting."""
+
+    VERSION = 1
+    # Tests point this at a local server; users' flows ask the host's HTTPS API.
+    api_base_url: ClassVar[str | None] = None
+
+    def __init__(self) -> None:
+        """Start with no input seen."""
+        self._placeholders: dict[str, str] = {}
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: TtnMqttConfigEntry) -> TtnOptionsFlow:
+        """Return the options flow."""
+        return TtnOptionsFlow()
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the application's connection, ID and API key."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            user_input = {CONF_TENANT: "", **user_input}
+            data, errors = _clean(user_input)
+            if not errors:
+                await self.async_set_unique_id(_unique_id(data))
+                self._abort_if_unique_id_configured()
+                if not (error := await self._async_try_connect(data)):
+                    return self.async_create_entry(title=data[CONF_APP_ID], data=data)
+                errors["base"] = error
+        return self.async_show_form(
+            step_id="user",
+            data_schema=self.add_suggested_values_to_schema(USER_SCHEMA, user_input),
+            errors=errors,
+            description_placeholders=self._placeholders,
+        )
+
+    async def async_step_reauth(
+        self, entry_data: Mapping[str, Any]
+    ) -> ConfigFlowResult:
+        """Start re-authentication when The Things Stack refuses the key."""
+        self._placeholders = _connection_placeholders(entry_data)
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for a new API key, and only that."""
+        entry = self._get_reauth_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            key, errors = _clean(user_input)
+            if not errors:
+                data = {**entry.data, **key}
+                error = await self._async_try_connect(data)
+                if error == "wrong_application":
+                    return self.async_abort(
+                        reason=error, description_placeholders=self._placeholders
+                    )
+                if error is None:
+                    return self.async_update_reload_and_abort(entry, data=data)
+                errors["base"] = error
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=self.add_suggested_values_to_schema(REAUTH_SCHEMA, user_input),
+            errors=errors,
+            description_placeholders=self._placeholders,
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the host, port, TLS, tenant or API key of an entry."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            user_input = {CONF_TENANT: "", **user_input}
+            if not user_input.get(CONF_API_KEY):
+                user_input.pop(CONF_API_KEY, None)
+            changes, errors = _clean(user_input)
+            if not errors:
+                data = {**entry.data, **changes}
+                unique_id = _unique_id(data)
+                other = self.hass.config_entries.async_entry_for_domain_unique_id(
+                    DOMAIN, unique_id
+                )
+                if other is not None and other.entry_id != entry.entry_id:
+                    return self.async_abort(reason="already_configured")
+                if not (error := await self._async_try_connect(data)):
+                    return self.async_update_reload_and_abort(
+                        entry, unique_id=unique_id, data=data
+                    )
+                errors["base"] = error
+        else:
+            self._placeholders = _connection_placeholders(entry.data)
+        suggested = user_input or {
+            key: value for key, value in entry.data.items() if key != CONF_API_KEY
+        }
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=self.add_suggested_values_to_schema(
+                RECONFIGURE_SCHEMA, suggested
+            ),
+            errors=errors,
+            description_placeholders=self._placeholders,
+        )
+
+    async def _async_try_connect(self, data: Mapping[str, Any]) -> str | None:
+        """Connect as setup will; return an error key, or None when all is well."""
+        self._placeholders = _connection_placeholders(data)
+        try:
+            result = await async_connect_once(self.hass, settings_from_data(data))
+        except Exception:
+            _LOGGER.exception("Unexpected error connecting to %s", data[CONF_HOST])
+            return "unknown"
+        if result is ConnectResult.CONNECTED:
+            return None
+        if result is ConnectResult.INVALID_AUTH:
+            owner = await self._async_key_application(data)
+            if owner not in (None, data[CONF_APP_ID]):
+                self._placeholders["key_app_id"] = owner
+                return "wrong_application"
+        return result.value
+
+    async def _async_key_application(self, data: Mapping[str, Any]) -> str | None:
+        """Return the application a refused key belongs to, if the host's API says."""
+        base = (
+            URL(self.api_base_url)
+            if self.api_base_url
+            else URL.build(scheme="https", host=data[CONF_HOST])
+        )
+        session = async_get_clientsession(self.hass)
+        try:
+            async with (
+                asyncio.timeout(AUTH_INFO_TIMEOUT),
+                session.get(
+                    base.with_path(AUTH_INFO_PATH),
+                    headers={hdrs.AUTHORIZATION: f"Bearer {data[CONF_API_KEY]}"},
+                    raise_for_status=True,
+                ) as response,
+            ):
+                return key_application_id(await response.json())
+        except (ClientError, TimeoutError, ValueError):
+            return None
+
+
+def _connection_placeholders(data: Mapping[str, Any]) -> dict[str, str]:
+    """Return what the texts of a step and its errors name."""
+    return {
+        "app_id": data[CONF_APP_ID],
+        "host": data[CONF_HOST],
+        "port": str(data[CONF_PORT]),
+        "key_app_id": "",
+    }
+
+
+class TtnOptionsFlow(OptionsFlow):
+    """Tune what is not a connection setting; the entry reloads with the new options."""
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show the options, filled with the current ones."""
+        if user_input is not None:
+            return self.async_create_entry(data=user_input)
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(
+                OPTIONS_SCHEMA, self.config_entry.options
+            ),
+        )

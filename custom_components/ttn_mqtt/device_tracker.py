@@ -1,0 +1,154 @@
+"""Device trackers: where each device with a position is, from its payload or uplink."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+from homeassistant.components.device_tracker import SourceType, TrackerEntity
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import TtnCoordinator, TtnDevice, TtnMqttConfigEntry
+from .entity import NewKeys, TtnDeviceEntity
+from .fields import find_position_keys, is_number
+
+PARALLEL_UPDATES = 0
+
+TRACKER_KEY = "location"
+
+type Position = tuple[float, float, float | None, float | None, float | None]
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: TtnMqttConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add a tracker for each device once it reports a position."""
+    coordinator = entry.runtime_data
+    new_keys = NewKeys()
+    # How many fields a device had when last searched for a position: most devices
+    # have none, and their fields rarely change, so most uplinks skip the search.
+    searched: dict[str, tuple[TtnDevice, int]] = {}
+
+    @callback
+    def add_new_tracker(device: TtnDevice) -> None:
+        if device.ha_device_id is None:
+            return
+        made = new_keys.made(device)
+        if made:
+            return
+        has_locations = device.uplink is not None and bool(device.uplink.locations)
+        if not has_locations:
+            search = (device, len(device.fields))
+            if searched.get(device.device_id) == search:
+                return
+            searched[device.device_id] = search
+        if has_locations or find_position_keys(device.fields) is not None:
+            made.add(TRACKER_KEY)
+            async_add_entities([TtnDeviceTracker(coordinator, device.device_id)])
+
+    for device in coordinator.devices.values():
+        add_new_tracker(device)
+    entry.async_on_unload(coordinator.async_add_new_data_listener(add_new_tracker))
+
+
+class TtnDeviceTracker(TtnDeviceEntity, TrackerEntity):
+    """The device's position.
+
+    From the decoded payload when it carries latitude and longitude (top level, or
+    nested like Cayenne's `gps_1`), else from the uplink's `locations`. Latitude 0 and
+    longitude 0 together are what GPS modules send without a fix: the last position
+    stays. Accuracy is taken in metres from an `accuracy` field or location only; a
+    GPS `hdop` has no unit, so it is an attribute, not an accuracy.
+    """
+
+    _attr_translation_key = "location"
+    _attr_source_type = SourceType.GPS
+    # A tracker's position is what the device is for, not a detail of it.
+    _attr_entity_category = None
+
+    def __init__(self, coordinator: TtnCoordinator, device_id: str) -> None:
+        """Attach the tracker to its end device."""
+        super().__init__(coordinator, device_id, TRACKER_KEY)
+        self._keys: dict[str, str] | None = None
+        self._attr_extra_state_attributes = {}
+
+    def _refresh(self, device: TtnDevice) -> Hashable:
+        position = self._payload_position(device) or _uplink_position(device)
+        if position is not None:
+            latitude, longitude, altitude, accuracy, hdop = position
+            self._attr_latitude = latitude
+            self._attr_longitude = longitude
+            self._attr_location_accuracy = round(accuracy) if accuracy else 0
+            attributes: dict[str, Any] = {}
+            if altitude is not None:
+                attributes["altitude"] = altitude
+            if hdop is not None:
+                attributes["hdop"] = hdop
+            if attributes != self._attr_extra_state_attributes:
+                self._attr_extra_state_attributes = attributes
+        return (
+            self._attr_latitude,
+            self._attr_longitude,
+            self._attr_location_accuracy,
+            tuple(self._attr_extra_state_attributes.values()),
+        )
+
+    def _payload_position(self, device: TtnDevice) -> Position | None:
+        fields = device.fields
+        if self._keys is None:
+            self._keys = find_position_keys(fields)
+            if self._keys is None:
+                return None
+        keys = self._keys
+        latitude = _number(fields.get(keys["latitude"]))
+        longitude = _number(fields.get(keys["longitude"]))
+        if latitude is None or longitude is None or not _valid(latitude, longitude):
+            return None
+        return (
+            latitude,
+            longitude,
+            _optional(fields, keys.get("altitude")),
+            _optional(fields, keys.get("accuracy")),
+            _optional(fields, keys.get("hdop")),
+        )
+
+
+def _uplink_position(device: TtnDevice) -> Position | None:
+    if device.uplink is None or not device.uplink.locations:
+        return None
+    for location in device.uplink.locations.values():
+        if _valid(location.latitude, location.longitude):
+            return (
+                location.latitude,
+                location.longitude,
+                location.altitude,
+                location.accuracy,
+                None,
+            )
+    return None
+
+
+def _valid(latitude: float, longitude: float) -> bool:
+    return (
+        -90 <= latitude <= 90
+        and -180 <= longitude <= 180
+        and (latitude, longitude) != (0, 0)
+    )
+
+
+def _number(value: Any) -> float | None:
+    if is_number(value):
+        return value
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _optional(fields: Mapping[str, Any], key: str | None) -> float | None:
+    return None if key is None else _number(fields.get(key))

@@ -1,0 +1,100 @@
+"""Event entities: the fate of each end device's downlinks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components.event import EventEntity
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import TtnCoordinator, TtnDevice, TtnMqttConfigEntry
+from .entity import NewKeys, TtnDeviceEntity
+from .protocol.downlink import own_correlation_id
+from .protocol.messages import DownlinkEvent, DownlinkStatus
+
+PARALLEL_UPDATES = 0
+
+# An invalidated queue is told on the bus only: it reports on the queue, not on one
+# downlink's delivery.
+EVENT_TYPES = [
+    DownlinkStatus.QUEUED,
+    DownlinkStatus.SENT,
+    DownlinkStatus.ACK,
+    DownlinkStatus.NACK,
+    DownlinkStatus.FAILED,
+]
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: TtnMqttConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add a downlink event entity for every end device, now and as they appear."""
+    coordinator = entry.runtime_data
+    new_keys = NewKeys()
+
+    @callback
+    def add_device(device: TtnDevice, *, replay_last: bool = False) -> None:
+        made = new_keys.made(device)
+        if "downlink" in made:
+            return
+        made.add("downlink")
+        async_add_entities(
+            [TtnDownlinkEvent(coordinator, device.device_id, replay_last=replay_last)]
+        )
+
+    @callback
+    def handle_downlink(event: DownlinkEvent) -> None:
+        # A device can make itself known by a downlink report (of a downlink sent
+        # from the console) before any uplink; its entity then starts with it.
+        add_device(coordinator.devices[event.device.device_id], replay_last=True)
+
+    for device in coordinator.devices.values():
+        add_device(device)
+    entry.async_on_unload(coordinator.async_add_new_data_listener(add_device))
+    entry.async_on_unload(coordinator.async_add_downlink_listener(handle_downlink))
+
+
+class TtnDownlinkEvent(TtnDeviceEntity, EventEntity):
+    """The latest report on a downlink to the device: queued, sent, ack, nack or failed."""
+
+    _attr_translation_key = "downlink"
+
+    def __init__(
+        self,
+        coordinator: TtnCoordinator,
+        device_id: str,
+        *,
+        replay_last: bool,
+    ) -> None:
+        """Attach the entity to its end device."""
+        super().__init__(coordinator, device_id, "downlink")
+        self._attr_event_types = [status.value for status in EVENT_TYPES]
+        self._replay_last = replay_last
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the device's downlink reports."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.coordinator.async_add_downlink_listener(self._handle_downlink)
+        )
+        device = self.coordinator.devices.get(self.device_id)
+        if self._replay_last and device and device.last_downlink:
+            self._handle_downlink(device.last_downlink)
+
+    @callback
+    def _handle_downlink(self, event: DownlinkEvent) -> None:
+        if event.device.device_id != self.device_id or event.status not in EVENT_TYPES:
+            return
+        attributes: dict[str, Any] = {
+            "correlation_id": own_correlation_id(event.downlink_correlation_ids),
+            "correlation_ids": list(event.downlink_correlation_ids),
+            "f_port": event.f_port,
+        }
+        if event.status is DownlinkStatus.FAILED:
+            attributes["error_name"] = event.error_name
+            attributes["error_message"] = event.error_message
+        self._trigger_event(event.status.value, attributes)
+        self.async_write_ha_state()

@@ -1,0 +1,371 @@
+"""Run Home Assistant with ttn_mqtt against a simulated TTN application (scripts/demo).
+
+Starts the simulator (mosquitto shaped like The Things Stack, plus simulated devices)
+and Home Assistant with its configuration in .demo/, onboards Home Assistant with a demo
+user and adds ttn_mqtt through its real config flow. Ctrl-C stops both. A second run
+reuses .demo/: the same user, API key, ports and config entry.
+
+`--check` proves it works over Home Assistant's REST API and exits: simulated devices
+have entities with live values, and a confirmed downlink comes back acknowledged.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+import json
+import os
+from pathlib import Path
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+import urllib.error
+import urllib.parse
+import urllib.request
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / ".demo"
+CONFIG = DEMO / "config"
+STATE = DEMO / "demo.json"
+URL = "http://127.0.0.1:8123"
+CLIENT_ID = f"{URL}/"
+USERNAME = "demo"
+PASSWORD = "demo-ttn-mqtt"
+APP_ID = "demo-app"
+MQTT_PORT = 18830
+MQTT_TLS_PORT = 18831
+UPLINK_INTERVAL = 5.0
+
+CONFIGURATION_YAML = """\
+# Written by scripts/demo. Only what the demo needs: default_config would pull in
+# integrations whose packages are not installed here.
+homeassistant:
+  name: ttn_mqtt demo
+  latitude: 52.37
+  longitude: 4.89
+  unit_system: metric
+  time_zone: Europe/Amsterdam
+  country: NL
+frontend:
+config:
+history:
+logbook:
+automation: []
+logger:
+  default: warning
+  logs:
+    custom_components.ttn_mqtt: info
+"""
+
+
+def log(message: str) -> None:
+    """Say what the demo is doing."""
+    print(f"[demo] {message}", flush=True)
+
+
+def request(
+    method: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+    token: str | None = None,
+    form: dict[str, str] | None = None,
+) -> Any:
+    """Call Home Assistant's HTTP API on loopback and return the decoded JSON."""
+    headers = {}
+    data = None
+    if form is not None:
+        data = urllib.parse.urlencode(form).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    elif body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(
+        f"{URL}{path}", data=data, headers=headers, method=method
+    )
+    with urllib.request.urlopen(req, timeout=30) as response:
+        raw = response.read()
+        if response.headers.get_content_type() != "application/json":
+            return raw.decode()
+    return json.loads(raw) if raw else None
+
+
+def wait_until(what: str, check: Callable[[], Any], timeout: float) -> Any:
+    """Poll check() until it returns something truthy; fail after timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if result := check():
+                return result
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(1)
+    raise SystemExit(f"[demo] gave up waiting for {what}")
+
+
+def load_state() -> dict[str, Any]:
+    """Return what an earlier run kept: the simulator's API key."""
+    return json.loads(STATE.read_text()) if STATE.exists() else {}
+
+
+def start_simulator(api_key: str | None) -> tuple[subprocess.Popen[bytes], dict]:
+    """Start `python -m ttn_sim` and return it with its connection details."""
+    info_file = DEMO / "simulator.json"
+    info_file.unlink(missing_ok=True)
+    command = [
+        sys.executable, "-m", "ttn_sim",
+        "--port", str(MQTT_PORT), "--tls-port", str(MQTT_TLS_PORT),
+        "--app-id", APP_ID, "--interval", str(UPLINK_INTERVAL),
+        "--state-file", str(info_file),
+    ]  # fmt: skip
+    if api_key:
+        command += ["--api-key", api_key]
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=(DEMO / "simulator.log").open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    info = wait_until(
+        "the simulator",
+        lambda: (
+            process.poll() is None
+            and info_file.exists()
+            and json.loads(info_file.read_text())
+        ),
+        30,
+    )
+    return process, info
+
+
+def start_home_assistant() -> subprocess.Popen[bytes]:
+    """Start Home Assistant with our custom_components on its path."""
+    CONFIG.mkdir(parents=True, exist_ok=True)
+    (CONFIG / "configuration.yaml").write_text(CONFIGURATION_YAML)
+    link = CONFIG / "custom_components"
+    if not link.is_symlink():
+        link.symlink_to(ROOT / "custom_components")
+    return subprocess.Popen(
+        [sys.executable, "-m", "homeassistant", "--config", str(CONFIG), "--skip-pip"],
+        cwd=ROOT,
+        stdout=(DEMO / "home-assistant.log").open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def onboard() -> None:
+    """Create the demo user and finish onboarding, asking nothing."""
+    try:
+        steps = {step["step"]: step["done"] for step in request("GET", "/api/onboarding")}
+    except urllib.error.HTTPError as err:
+        if err.code == 404:  # onboarded: Home Assistant no longer serves the steps
+            return
+        raise
+    if not steps.get("user"):
+        auth_code = request(
+            "POST",
+            "/api/onboarding/users",
+            {
+                "client_id": CLIENT_ID,
+                "name": "Demo",
+                "username": USERNAME,
+                "password": PASSWORD,
+                "language": "en",
+            },
+        )["auth_code"]
+        token = request(
+            "POST",
+            "/auth/token",
+            form={
+                "grant_type": "authorization_code",
+                "code": auth_code,
+                "client_id": CLIENT_ID,
+            },
+        )["access_token"]
+    else:
+        token = login()
+    if not steps.get("core_config"):
+        request("POST", "/api/onboarding/core_config", {}, token)
+    if not steps.get("analytics"):
+        request("POST", "/api/onboarding/analytics", {}, token)
+    if not steps.get("integration"):
+        request(
+            "POST",
+            "/api/onboarding/integration",
+            {"client_id": CLIENT_ID, "redirect_uri": CLIENT_ID},
+            token,
+        )
+
+
+def login() -> str:
+    """Log the demo user in and return an access token."""
+    flow = request(
+        "POST",
+        "/auth/login_flow",
+        {
+            "client_id": CLIENT_ID,
+            "handler": ["homeassistant", None],
+            "redirect_uri": CLIENT_ID,
+        },
+    )
+    result = request(
+        "POST",
+        f"/auth/login_flow/{flow['flow_id']}",
+        {"client_id": CLIENT_ID, "username": USERNAME, "password": PASSWORD},
+    )
+    return request(
+        "POST",
+        "/auth/token",
+        form={
+            "grant_type": "authorization_code",
+            "code": result["result"],
+            "client_id": CLIENT_ID,
+        },
+    )["access_token"]
+
+
+def add_integration(token: str, simulator: dict[str, Any]) -> None:
+    """Add ttn_mqtt through its config flow, as a user would, unless it is there."""
+    entries = request(
+        "GET", "/api/config/config_entries/entry?domain=ttn_mqtt", token=token
+    )
+    if entries:
+        return
+    flow = request(
+        "POST", "/api/config/config_entries/flow", {"handler": "ttn_mqtt"}, token
+    )
+    result = request(
+        "POST",
+        f"/api/config/config_entries/flow/{flow['flow_id']}",
+        {
+            "host": simulator["host"],
+            "port": simulator["port"],
+            "use_tls": False,
+            "tenant": simulator["tenant"],
+            "app_id": simulator["app_id"],
+            "app_eui": "70B3D57ED0000000",
+            "api_key": simulator["api_key"],
+        },
+        token,
+    )
+    if result.get("type") != "create_entry":
+        raise SystemExit(f"[demo] the config flow did not create an entry: {result}")
+    log("Added The Things Network (MQTT) for the simulated application")
+
+
+def ttn_states(token: str) -> list[dict[str, Any]]:
+    """Return the states of the simulated devices' sensors."""
+    return [
+        state
+        for state in request("GET", "/api/states", token=token)
+        if state["entity_id"].startswith("sensor.th_sensor_01_")
+        and state["state"] not in ("unknown", "unavailable")
+    ]
+
+
+def check(token: str) -> None:
+    """Prove over the REST API that values are live and a downlink is acknowledged."""
+    first = wait_until("live sensor values", lambda: ttn_states(token), 60)
+    log(f"Live: {', '.join(f'{s["entity_id"]}={s["state"]}' for s in first)}")
+    changed = wait_until(
+        "a new uplink",
+        lambda: (
+            {s["last_updated"] for s in ttn_states(token)}
+            - {s["last_updated"] for s in first}
+        ),
+        # Uplinks go round the five simulated devices, one every UPLINK_INTERVAL.
+        12 * UPLINK_INTERVAL,
+    )
+    log(f"Updated by the next uplink at {min(changed)}")
+
+    device_id = request(
+        "POST",
+        "/api/template",
+        {"template": f"{{{{ device_id('{first[0]['entity_id']}') }}}}"},
+        token,
+    )
+    response = request(
+        "POST",
+        "/api/services/ttn_mqtt/send_downlink?return_response",
+        {"device_id": device_id, "f_port": 2, "payload": "01 02", "confirmed": True},
+        token,
+    )
+    correlation_id = response["service_response"]["correlation_id"]
+    log(f"Sent a confirmed downlink, correlation id {correlation_id}")
+
+    def acknowledged() -> bool:
+        state = request("GET", "/api/states/event.th_sensor_01_downlink", token=token)
+        attributes = state["attributes"]
+        return attributes.get(
+            "event_type"
+        ) == "ack" and correlation_id in attributes.get("correlation_ids", [])
+
+    wait_until("the downlink's acknowledgement", acknowledged, 4 * UPLINK_INTERVAL)
+    log("The downlink came back acknowledged")
+
+
+def stop(*processes: subprocess.Popen[bytes]) -> None:
+    """Stop the processes (SIGTERM, then SIGKILL) and wait for them."""
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def main() -> int:
+    """Run the demo until Ctrl-C, or check it and stop."""
+    parser = argparse.ArgumentParser(
+        prog="scripts/demo", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="check it works, then stop"
+    )
+    args = parser.parse_args()
+    DEMO.mkdir(exist_ok=True)
+    # Ctrl-C, also when started from a shell that ignores SIGINT in background jobs.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+    simulator, info = start_simulator(load_state().get("api_key"))
+    STATE.write_text(json.dumps({"api_key": info["api_key"]}) + "\n")
+    log(
+        f"Simulated TTN application {info['app_id']} on mqtt://{info['host']}:{info['port']}"
+    )
+    home_assistant = start_home_assistant()
+    try:
+        log("Starting Home Assistant (the first start takes a minute)...")
+        wait_until("Home Assistant", lambda: request("GET", "/auth/providers"), 300)
+        onboard()
+        token = login()
+        add_integration(token, info)
+        if args.check:
+            check(token)
+            return 0
+        log(f"Open {URL} and log in as {USERNAME} / {PASSWORD}")
+        log("Devices: Settings > Devices & services > The Things Network (MQTT)")
+        log("Downlinks: Developer tools > Actions > ttn_mqtt.send_downlink")
+        log("Logs: .demo/home-assistant.log and .demo/simulator.log. Ctrl-C stops.")
+        while home_assistant.poll() is None and simulator.poll() is None:
+            time.sleep(1)
+        log("A process ended by itself; see the logs in .demo/")
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        log("Stopping...")
+        stop(home_assistant, simulator)
+        log("Stopped.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,911 @@
+"""The config flow: add, check, re-authenticate, reconfigure and tune an application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Iterator
+import json
+import logging
+from pathlib import Path
+import re
+import socket
+from typing import Any
+
+from aiohttp import web
+from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResult, FlowResultType
+from homeassistant.helpers import device_registry as dr
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+)
+import voluptuous as vol
+
+from custom_components.ttn_mqtt import config_flow, coordinator
+from custom_components.ttn_mqtt.config_flow import (
+    OPTIONS_SCHEMA,
+    REAUTH_SCHEMA,
+    RECONFIGURE_SCHEMA,
+    USER_SCHEMA,
+    TtnConfigFlow,
+)
+from custom_components.ttn_mqtt.const import (
+    CONF_API_KEY,
+    CONF_APP_EUI,
+    CONF_APP_ID,
+    CONF_BACKFILL_HOURS,
+    CONF_HOST,
+    CONF_PORT,
+    CONF_SIGNAL_ENTITIES,
+    CONF_STALE_HOURS,
+    CONF_TENANT,
+    CONF_USE_TLS,
+    DEFAULT_HOST,
+    DOMAIN,
+    EVENT_UPLINK,
+)
+from custom_components.ttn_mqtt.protocol.auth_info import key_application_id
+from custom_components.ttn_mqtt.protocol.ids import normalize_host
+from ttn_sim import Application, Broker, Network, generate_api_key
+
+from .common import async_wait_for
+
+TRANSLATIONS = json.loads(
+    (
+        Path(__file__).parent.parent / "custom_components/ttn_mqtt/translations/en.json"
+    ).read_text()
+)
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+USER = "test-app@ttn"
+
+
+# The simulated server's HTTP API: whose key is it.
+
+
+class AuthInfoServer:
+    """The Things Stack's `GET /api/v3/auth_info`, for the keys it is told about."""
+
+    def __init__(self) -> None:
+        """Know no key yet."""
+        # API key -> the application it belongs to.
+        self.keys: dict[str, str] = {}
+        self.requests = 0
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        """Serve on a free port of 127.0.0.1."""
+        app = web.Application()
+        app.router.add_get("/api/v3/auth_info", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+
+    async def stop(self) -> None:
+        """Stop serving."""
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if (app_id := self.keys.get(key)) is None:
+            return web.json_response(
+                {"code": 16, "message": "unauthenticated"}, status=401
+            )
+        return web.json_response(
+            {
+                "api_key": {
+                    "api_key": {"rights": ["RIGHT_APPLICATION_TRAFFIC_READ"]},
+                    "entity_ids": {"application_ids": {"application_id": app_id}},
+                },
+                "universal_rights": {},
+            }
+        )
+
+
+@pytest.fixture(autouse=True)
+async def auth_info(
+    socket_enabled: None, monkeypatch: pytest.MonkeyPatch
+) -> AsyncGenerator[AuthInfoServer]:
+    """Point the flow's key look-ups at a local auth_info server."""
+    server = AuthInfoServer()
+    await server.start()
+    monkeypatch.setattr(TtnConfigFlow, "api_base_url", server.url)
+    yield server
+    await server.stop()
+
+
+@pytest.fixture(autouse=True)
+async def unload_entries(hass: HomeAssistant) -> AsyncGenerator[None]:
+    """Unload what a test set up, so that no session thread outlives it."""
+    yield
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        if entry.state is ConfigEntryState.LOADED:
+            await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+@pytest.fixture
+def open_source_broker(socket_enabled: None, ttn_app: Application) -> Iterator[Broker]:
+    """A second server: The Things Stack Open Source (no tenant), same app and key."""
+    with Broker([Application(ttn_app.app_id, "", api_key=ttn_app.api_key)]) as running:
+        yield running
+
+
+def closed_port() -> int:
+    """Return a loopback port nothing listens on: connecting is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def user_input(broker: Broker, ttn_app: Application, **changes: Any) -> dict[str, Any]:
+    """Return what a user types for the simulated application, with some changes."""
+    values = {
+        CONF_HOST: "127.0.0.1",
+        CONF_PORT: broker.port,
+        CONF_USE_TLS: False,
+        CONF_TENANT: ttn_app.tenant,
+        CONF_APP_ID: ttn_app.app_id,
+        CONF_API_KEY: ttn_app.api_key,
+    }
+    values.update(changes)
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def assert_translated(result: FlowResult, section: str = "config") -> None:
+    """Every text shown for this result exists and gets the placeholders it names."""
+    texts = TRANSLATIONS[section]
+    shown: list[str] = []
+    if result["type"] is FlowResultType.ABORT:
+        shown.append(texts["abort"][result["reason"]])
+    else:
+        assert result["type"] is FlowResultType.FORM
+        step = texts["step"][result["step_id"]]
+        shown += [step["title"], step["description"]]
+        for marker in result["data_schema"].schema:
+            shown += [
+                step["data"][marker.schema],
+                step["data_description"][marker.schema],
+            ]
+        shown += [texts["error"][error] for error in (result["errors"] or {}).values()]
+    given = set(result["description_placeholders"] or {})
+    for text in shown:
+        assert text.strip()
+        assert set(PLACEHOLDER.findall(text)) <= given, text
+
+
+def suggested(result: FlowResult) -> dict[str, Any]:
+    """Return the values a form is filled with: suggested values, else defaults."""
+    values = {}
+    for marker in result["data_schema"].schema:
+        if marker.description and "suggested_value" in marker.description:
+            values[marker.schema] = marker.description["suggested_value"]
+        elif marker.default is not vol.UNDEFINED:
+            values[marker.schema] = marker.default()
+    return values
+
+
+async def start_user_flow(hass: HomeAssistant) -> FlowResult:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+    assert_translated(result)
+    return result
+
+
+async def configure(
+    hass: HomeAssistant, result: FlowResult, values: dict[str, Any]
+) -> FlowResult:
+    return await hass.config_entries.flow.async_configure(result["flow_id"], values)
+
+
+async def reauth_flow(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any]:
+    """Wait for the entry's re-authentication flow and return it."""
+    await async_wait_for(
+        lambda: list(entry.async_get_active_flows(hass, {SOURCE_REAUTH}))
+    )
+    (flow,) = entry.async_get_active_flows(hass, {SOURCE_REAUTH})
+    return flow
+
+
+# Adding an application.
+
+
+async def test_user_form_shows_the_ttn_defaults(hass: HomeAssistant) -> None:
+    """The form offers the clusters, port 8883 with TLS and tenant ttn, in order."""
+    result = await start_user_flow(hass)
+    assert [marker.schema for marker in result["data_schema"].schema] == [
+        CONF_HOST,
+        CONF_PORT,
+        CONF_USE_TLS,
+        CONF_TENANT,
+        CONF_APP_ID,
+        CONF_APP_EUI,
+        CONF_API_KEY,
+    ]
+    assert suggested(result) == {
+        CONF_HOST: DEFAULT_HOST,
+        CONF_PORT: 8883,
+        CONF_USE_TLS: True,
+        CONF_TENANT: "ttn",
+    }
+    host_selector = result["data_schema"].schema[CONF_HOST].config
+    assert host_selector["custom_value"] is True
+    assert host_selector["options"] == [
+        "eu1.cloud.thethings.network",
+        "nam1.cloud.thethings.network",
+        "au1.cloud.thethings.network",
+    ]
+    api_key_selector = result["data_schema"].schema[CONF_API_KEY].config
+    assert api_key_selector["type"] == "password"
+    assert api_key_selector["autocomplete"] == "off"
+
+
+async def test_user_flow_creates_an_entry_that_receives_uplinks(
+    hass: HomeAssistant, broker: Broker, network: Network, ttn_app: Application
+) -> None:
+    """Values pasted from the console are cleaned, checked by connecting, and work."""
+    result = await start_user_flow(hass)
+    result = await configure(
+        hass,
+        result,
+        user_input(
+            broker,
+            ttn_app,
+            **{
+                CONF_HOST: " mqtts://127.0.0.1:8883/console ",
+                CONF_APP_EUI: "70-b3-d5-7e-d0-00-00-00",
+                CONF_API_KEY: f"{ttn_app.api_key}\n",
+            },
+        ),
+    )
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "test-app"
+    assert result["data"] == {
+        CONF_HOST: "127.0.0.1",
+        CONF_PORT: broker.port,
+        CONF_USE_TLS: False,
+        CONF_TENANT: "ttn",
+        CONF_APP_ID: "test-app",
+        CONF_APP_EUI: "70B3D57ED0000000",
+        CONF_API_KEY: ttn_app.api_key,
+    }
+    entry = result["result"]
+    assert entry.unique_id == f"127.0.0.1/{USER}"
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+
+    events = async_capture_events(hass, EVENT_UPLINK)
+    network.uplink("th-sensor-01", decoded_payload={"temperature": 21.5})
+    await async_wait_for(lambda: events)
+    registry = dr.async_get(hass)
+    device = registry.async_get_device({(DOMAIN, f"{USER}/th-sensor-01")})
+    assert device is not None
+    assert device.config_entries == {entry.entry_id}
+    application = registry.async_get(device.via_device_id)
+    assert application.name == "test-app"
+    assert application.serial_number == "70B3D57ED0000000"
+
+
+async def test_open_source_entry_has_no_tenant(
+    hass: HomeAssistant, open_source_broker: Broker, ttn_app: Application
+) -> None:
+    """An emptied tenant field means The Things Stack Open Source: username `app`."""
+    result = await start_user_flow(hass)
+    values = user_input(open_source_broker, ttn_app, **{CONF_TENANT: None})
+    result = await configure(hass, result, values)
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_TENANT] == ""
+    assert CONF_APP_EUI not in result["data"]
+    assert result["result"].unique_id == "127.0.0.1/test-app"
+    await hass.async_block_till_done()
+    # Once for the check, once for the setup.
+    assert open_source_broker.count_connects("test-app") == 2
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        (CONF_HOST, "https://", "invalid_host"),
+        (CONF_HOST, "my server.example.com", "invalid_host"),
+        (CONF_HOST, "192.168.1.300", "invalid_host"),
+        (CONF_TENANT, "The_Tenant", "invalid_tenant"),
+        (CONF_APP_ID, "My_App", "invalid_app_id"),
+        (CONF_APP_ID, "test-app/#", "invalid_app_id"),
+        (CONF_APP_EUI, "70B3D57ED00000", "invalid_app_eui"),
+        (CONF_API_KEY, "NNSXS.ABC", "invalid_api_key"),
+        (CONF_API_KEY, "NNSXS.ABCDEFGHIJKLMNOPQRSTUVWXYZ234567ABCDEFG", "api_key_id"),
+        (CONF_API_KEY, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567ABCDEFG", "api_key_id"),
+    ],
+)
+async def test_user_input_errors_are_caught_before_connecting(
+    hass: HomeAssistant,
+    *,
+    broker: Broker,
+    ttn_app: Application,
+    field: str,
+    value: str,
+    error: str,
+) -> None:
+    """A bad field gets its own error, nothing typed is lost, and fixing it succeeds."""
+    result = await start_user_flow(hass)
+    typed = user_input(broker, ttn_app, **{CONF_APP_EUI: "70B3D57ED0000000"})
+    typed[field] = value
+    result = await configure(hass, result, typed)
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {field: error}
+    assert_translated(result)
+    assert suggested(result) == typed
+    assert broker.count_connects(USER) == 0
+
+    result = await configure(
+        hass, result, user_input(broker, ttn_app, **{CONF_APP_EUI: "70B3D57ED0000000"})
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_tls_against_an_untrusted_certificate_cannot_connect(
+    hass: HomeAssistant, broker: Broker, ttn_app: Application
+) -> None:
+    """TLS is verified: the simulator's own CA is not trusted, so nothing is saved."""
+    result = await start_user_flow(hass)
+    result = await configure(
+        hass,
+        result,
+        user_input(broker, ttn_app, **{CONF_PORT: broker.tls_port, CONF_USE_TLS: True}),
+    )
+
+    assert result["errors"] == {"base": "cannot_connect"}
+    assert result["description_placeholders"]["port"] == str(broker.tls_port)
+    assert_translated(result)
+    assert not hass.config_entries.async_entries(DOMAIN)
+
+
+async def test_refused_connection_then_recovery(
+    hass: HomeAssistant, broker: Broker, ttn_app: Application
+) -> None:
+    """A port where nothing listens is cannot_connect; the right port then works."""
+    port = closed_port()
+    result = await start_user_flow(hass)
+    result = await configure(hass, result, user_input(broker, ttn_app, port=port))
+
+    assert result["errors"] == {"base": "cannot_connect"}
+    assert result["description_placeholders"]["host"] == "127.0.0.1"
+    assert result["description_placeholders"]["port"] == str(port)
+    assert_translated(result)
+    assert suggested(result)[CONF_PORT] == port
+
+    result = await configure(hass, result, user_input(broker, ttn_app))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_silent_server_times_out(
+    hass: HomeAssistant,
+    broker: Broker,
+    ttn_app: Application,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server that accepts the connection but never answers is cannot_connect."""
+    monkeypatch.setattr(coordinator, "CONNECT_TIMEOUT", 0.3)
+    with socket.socket() as silent:
+        # Connections complete in the backlog; nothing ever reads or answers them.
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        result = await start_user_flow(hass)
+        result = await configure(
+            hass, result, user_input(broker, ttn_app, port=silent.getsockname()[1])
+        )
+
+    assert result["errors"] == {"base": "cannot_connect"}
+    result = await configure(hass, result, user_input(broker, ttn_app))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_wrong_key_is_invalid_auth(
+    hass: HomeAssistant,
+    broker: Broker,
+    ttn_app: Application,
+    auth_info: AuthInfoServer,
+) -> None:
+    """A key the server refuses (CONNACK 5) is invalid_auth, naming the application."""
+    result = await start_user_flow(hass)
+    result = await configure(
+        hass, result, user_input(broker, ttn_app, api_key=generate_api_key())
+    )
+
+    assert result["errors"] == {"base": "invalid_auth"}
+    assert result["description_placeholders"]["app_id"] == "test-app"
+    assert_translated(result)
+    # The API was asked whose key it is, and did not know it.
+    assert auth_info.requests == 1
+    assert broker.count_refused() == 1
+
+    result = await configure(hass, result, user_input(broker, ttn_app))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_wrong_key_without_an_http_api_is_invalid_auth(
+    hass: HomeAssistant,
+    broker: Broker,
+    ttn_app: Application,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When the host's HTTPS API cannot say whose the key is, it stays invalid_auth."""
+    monkeypatch.setattr(TtnConfigFlow, "api_base_url", None)
+    result = await start_user_flow(hass)
+    result = await configure(
+        hass, result, user_input(broker, ttn_app, api_key=generate_api_key())
+    )
+    assert result["errors"] == {"base": "invalid_auth"}
+
+
+async def test_key_of_another_application_is_named(
+    hass: HomeAssistant,
+    broker: Broker,
+    ttn_app: Application,
+    auth_info: AuthInfoServer,
+) -> None:
+    """A key of another application says which one it belongs to."""
+    other_key = generate_api_key()
+    auth_info.keys[other_key] = "other-app"
+    result = await start_user_flow(hass)
+    result = await configure(
+        hass, result, user_input(broker, ttn_app, api_key=other_key)
+    )
+
+    assert result["errors"] == {"base": "wrong_application"}
+    assert result["description_placeholders"]["key_app_id"] == "other-app"
+    assert result["description_placeholders"]["app_id"] == "test-app"
+    assert_translated(result)
+
+
+async def test_key_without_read_rights_is_missing_rights(
+    hass: HomeAssistant, broker: Broker, ttn_app: Application
+) -> None:
+    """A key that connects but may not subscribe to the application's traffic."""
+    write_only = Application("write-only-app", "ttn", can_read=False)
+    broker.replace_application(write_only)
+    await hass.async_add_executor_job(broker.restart)
+
+    result = await start_user_flow(hass)
+    result = await configure(
+        hass,
+        result,
+        user_input(
+            broker, ttn_app, app_id=write_only.app_id, api_key=write_only.api_key
+        ),
+    )
+
+    assert result["errors"] == {"base": "missing_rights"}
+    assert result["description_placeholders"]["app_id"] == "write-only-app"
+    assert_translated(result)
+    assert broker.count_connects("write-only-app@ttn") == 1
+
+    result = await configure(hass, result, user_input(broker, ttn_app))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_unexpected_error_is_unknown(
+    hass: HomeAssistant,
+    broker: Broker,
+    ttn_app: Application,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bug anywhere in connecting shows `unknown` and logs the traceback."""
+
+    async def broken(*args: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(config_flow, "async_connect_once", broken)
+    result = await start_user_flow(hass)
+    result = await configure(hass, result, user_input(broker, ttn_app))
+
+    assert result["errors"] == {"base": "unknown"}
+    assert_translated(result)
+    assert "boom" in caplog.text
+
+
+async def test_same_application_twice_is_already_configured(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    broker: Broker,
+    ttn_app: Application,
+) -> None:
+    """An application and tenant on a host can be added once; nothing connects."""
+    result = await start_user_flow(hass)
+    result = await configure(
+        hass, result, user_input(broker, ttn_app, host="https://127.0.0.1/")
+    )
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert_translated(result)
+    assert broker.count_connects(USER) == 0
+
+
+# Re-authentication.
+
+
+async def revoke_key(hass: HomeAssistant, broker: Broker, ttn_app: Application) -> str:
+    """Replace the application's key on the server, as revoking it in the console."""
+    new_key = generate_api_key()
+    broker.replace_application(Application(ttn_app.app_id, ttn_app.tenant, new_key))
+    await hass.async_add_executor_job(broker.restart)
+    return new_key
+
+
+async def test_revoked_key_leads_to_reauth_and_back(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    broker: Broker,
+    network: Network,
+    ttn_app: Application,
+) -> None:
+    """A key revoked while running asks for a new key only, and uplinks flow again."""
+    entry = init_integration
+    new_key = await revoke_key(hass, broker, ttn_app)
+
+    flow = await reauth_flow(hass, entry)
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"])
+    assert result["step_id"] == "reauth_confirm"
+    assert [marker.schema for marker in result["data_schema"].schema] == [CONF_API_KEY]
+    assert result["description_placeholders"]["app_id"] == "test-app"
+    assert result["description_placeholders"]["host"] == "127.0.0.1"
+    assert_translated(result)
+
+    result = await configure(hass, result, {CONF_API_KEY: "NNSXS.ABC"})
+    assert result["errors"] == {CONF_API_KEY: "invalid_api_key"}
+    assert_translated(result)
+
+    result = await configure(hass, result, {CONF_API_KEY: ttn_app.api_key})
+    assert result["errors"] == {"base": "invalid_auth"}
+    assert_translated(result)
+
+    result = await configure(hass, result, {CONF_API_KEY: f" {new_key} "})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert_translated(result)
+    await hass.async_block_till_done()
+
+    assert entry.data[CONF_API_KEY] == new_key
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.connected
+    events = async_capture_events(hass, EVENT_UPLINK)
+    network.uplink("door-01")
+    await async_wait_for(lambda: events)
+
+
+async def test_reauth_with_a_key_of_another_application_aborts(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    broker: Broker,
+    ttn_app: Application,
+    auth_info: AuthInfoServer,
+) -> None:
+    """A key of another application ends re-authentication with a reason naming both."""
+    await revoke_key(hass, broker, ttn_app)
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.SETUP_ERROR
+
+    other_key = generate_api_key()
+    auth_info.keys[other_key] = "other-app"
+    flow = await reauth_flow(hass, config_entry)
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {CONF_API_KEY: other_key}
+    )
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "wrong_application"
+    assert result["description_placeholders"]["key_app_id"] == "other-app"
+    assert_translated(result)
+    assert config_entry.data[CONF_API_KEY] == ttn_app.api_key
+    # As the reason says: reloading the entry asks for the key again.
+    assert not list(config_entry.async_get_active_flows(hass, {SOURCE_REAUTH}))
+    await hass.config_entries.async_reload(config_entry.entry_id)
+    await reauth_flow(hass, config_entry)
+
+
+# Reconfiguring.
+
+
+async def test_reconfigure_moves_the_entry_to_another_server(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    open_source_broker: Broker,
+    broker: Broker,
+    ttn_app: Application,
+) -> None:
+    """Port, tenant and key change once checked; the entry reloads."""
+    entry = init_integration
+    result = await entry.start_reconfigure_flow(hass)
+    assert result["step_id"] == "reconfigure"
+    assert_translated(result)
+    # Filled with the entry's values, except the key, which never leaves the server.
+    assert suggested(result) == {
+        CONF_HOST: "127.0.0.1",
+        CONF_PORT: broker.port,
+        CONF_USE_TLS: False,
+        CONF_TENANT: "ttn",
+    }
+
+    result = await configure(hass, result, {CONF_HOST: "not a host", CONF_PORT: 1})
+    assert result["errors"] == {CONF_HOST: "invalid_host"}
+    assert_translated(result)
+
+    port = closed_port()
+    result = await configure(
+        hass,
+        result,
+        {
+            CONF_HOST: "127.0.0.1",
+            CONF_PORT: port,
+            CONF_USE_TLS: False,
+            CONF_API_KEY: ttn_app.api_key,
+        },
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+    assert result["description_placeholders"]["port"] == str(port)
+    assert_translated(result)
+
+    # Tenant emptied (Open Source) and key left empty: the key stays.
+    result = await configure(
+        hass,
+        result,
+        {
+            CONF_HOST: "127.0.0.1",
+            CONF_PORT: open_source_broker.port,
+            CONF_USE_TLS: False,
+        },
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert_translated(result)
+    await hass.async_block_till_done()
+
+    assert entry.data[CONF_PORT] == open_source_broker.port
+    assert entry.data[CONF_TENANT] == ""
+    assert entry.data[CONF_API_KEY] == ttn_app.api_key
+    assert entry.data[CONF_APP_EUI] == "70B3D57ED0000000"
+    assert entry.unique_id == "127.0.0.1/test-app"
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.connected
+    # Once for the check, once for the reload: reconfiguring reloads only once.
+    assert open_source_broker.count_connects("test-app") == 2
+
+
+async def test_reconfigure_onto_another_entry_aborts(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    open_source_broker: Broker,
+) -> None:
+    """Reconfiguring into an application with an entry of its own aborts at once."""
+    MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="127.0.0.1/test-app",
+        data={**config_entry.data, CONF_TENANT: ""},
+    ).add_to_hass(hass)
+    result = await config_entry.start_reconfigure_flow(hass)
+    result = await configure(
+        hass,
+        result,
+        {
+            CONF_HOST: "127.0.0.1",
+            CONF_PORT: open_source_broker.port,
+            CONF_USE_TLS: False,
+        },
+    )
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert open_source_broker.count_connects("test-app") == 0
+    assert config_entry.unique_id == f"127.0.0.1/{USER}"
+
+
+# Options.
+
+
+async def test_options_are_saved_and_reload_the_entry(
+    hass: HomeAssistant, init_integration: MockConfigEntry, broker: Broker
+) -> None:
+    """Signal entities, staleness and catching up are options; saving them reloads."""
+    entry = init_integration
+    before = entry.runtime_data
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["step_id"] == "init"
+    assert_translated(result, "options")
+    assert suggested(result) == {
+        CONF_SIGNAL_ENTITIES: True,
+        CONF_STALE_HOURS: 0,
+        CONF_BACKFILL_HOURS: 24,
+    }
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {CONF_SIGNAL_ENTITIES: False, CONF_STALE_HOURS: 6, CONF_BACKFILL_HOURS: 0},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+
+    assert entry.options == {
+        CONF_SIGNAL_ENTITIES: False,
+        CONF_STALE_HOURS: 6,
+        CONF_BACKFILL_HOURS: 0,
+    }
+    assert all(
+        type(entry.options[key]) is int
+        for key in (CONF_STALE_HOURS, CONF_BACKFILL_HOURS)
+    )
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data is not before
+    # Reloaded once.
+    assert broker.count_connects(USER) == 2
+
+    # The form shows the saved options next time.
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert suggested(result) == dict(entry.options)
+
+
+# The API key stays out of the log.
+
+
+async def test_api_key_never_appears_in_the_log(
+    hass: HomeAssistant,
+    broker: Broker,
+    network: Network,
+    ttn_app: Application,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Through a failed and a good flow, setup, uplinks, revocation and reauth."""
+    caplog.set_level(logging.DEBUG)
+    wrong_key = generate_api_key()
+    result = await start_user_flow(hass)
+    result = await configure(
+        hass, result, user_input(broker, ttn_app, api_key=wrong_key)
+    )
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await configure(hass, result, user_input(broker, ttn_app))
+    entry = result["result"]
+    await hass.async_block_till_done()
+    network.uplink("th-sensor-01")
+
+    new_key = await revoke_key(hass, broker, ttn_app)
+    flow = await reauth_flow(hass, entry)
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {CONF_API_KEY: new_key}
+    )
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert entry.runtime_data.connected
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert len(caplog.records) > 10
+    for key in (ttn_app.api_key, wrong_key, new_key):
+        # The secret part alone, too: a log line must not carry it in any form.
+        secret = key.rsplit(".", 1)[1]
+        assert secret not in caplog.text
+        for record in caplog.records:
+            assert secret not in record.getMessage()
+            assert secret not in repr(record.args)
+
+
+# The pure helpers.
+
+
+@pytest.mark.parametrize(
+    ("typed", "host"),
+    [
+        ("eu1.cloud.thethings.network", "eu1.cloud.thethings.network"),
+        ("https://EU1.cloud.thethings.network/console/", "eu1.cloud.thethings.network"),
+        ("mqtts://nam1.cloud.thethings.network:8883", "nam1.cloud.thethings.network"),
+        (
+            "my-tenant.eu1.cloud.thethings.industries.",
+            "my-tenant.eu1.cloud.thethings.industries",
+        ),
+        ("lns.example.com?x=1", "lns.example.com"),
+        ("192.168.1.20:1883", "192.168.1.20"),
+        ("[fd00::1]:8883", "fd00::1"),
+        ("fd00::1", "fd00::1"),
+    ],
+)
+def test_normalize_host_cleans_what_users_paste(typed: str, host: str) -> None:
+    assert normalize_host(typed) == host
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "",
+        "   ",
+        "https://",
+        "a b",
+        "eu1..network",
+        "-eu1.network",
+        "1.2.3.999",
+        "host:port",
+        "user@host",
+        "x" * 64 + ".com",
+    ],
+)
+def test_normalize_host_refuses_what_is_not_a_host(typed: str) -> None:
+    with pytest.raises(ValueError, match="not a host"):
+        normalize_host(typed)
+
+
+@pytest.mark.parametrize(
+    ("answer", "app_id"),
+    [
+        (
+            {
+                "api_key": {
+                    "entity_ids": {"application_ids": {"application_id": "my-app"}}
+                }
+            },
+            "my-app",
+        ),
+        ({"api_key": {"entity_ids": {"user_ids": {"user_id": "alice"}}}}, None),
+        (
+            {"api_key": {"entity_ids": {"application_ids": {"application_id": "a/#"}}}},
+            None,
+        ),
+        ({"oauth_access_token": {}}, None),
+        ([], None),
+        (None, None),
+    ],
+)
+def test_key_application_id(answer: Any, app_id: str | None) -> None:
+    assert key_application_id(answer) == app_id
+
+
+def test_every_field_and_error_has_a_text() -> None:
+    """Each field has a label and a description; each error and abort a text."""
+    config = TRANSLATIONS["config"]
+    for step_id, schema in (
+        ("user", USER_SCHEMA),
+        ("reconfigure", RECONFIGURE_SCHEMA),
+        ("reauth_confirm", REAUTH_SCHEMA),
+    ):
+        step = config["step"][step_id]
+        for marker in schema.schema:
+            assert step["data"][marker.schema]
+            assert step["data_description"][marker.schema]
+    init = TRANSLATIONS["options"]["step"]["init"]
+    for marker in OPTIONS_SCHEMA.schema:
+        assert init["data"][marker.schema]
+        assert init["data_description"][marker.schema]
+    assert set(config["error"]) >= {
+        "invalid_auth",
+        "cannot_connect",
+        "invalid_host",
+        "invalid_app_id",
+        "invalid_app_eui",
+        "invalid_api_key",
+        "api_key_id",
+        "missing_rights",
+        "unknown",
+    }
+    assert (
+        "Read application traffic"
+        in config["step"]["user"]["data_description"]["api_key"]
+    )
+    assert (
+        "Write downlink application traffic"
+        in config["step"]["user"]["data_description"]["api_key"]
+    )
+    assert (
+        "does not need it to connect"
+        in config["step"]["user"]["data_description"]["app_eui"]
+    )

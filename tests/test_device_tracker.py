@@ -1,0 +1,129 @@
+"""Device trackers: a position from the decoded payload or the uplink's locations."""
+
+from __future__ import annotations
+
+from homeassistant.const import ATTR_GPS_ACCURACY, ATTR_LATITUDE, ATTR_LONGITUDE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from .uplinks import send_decoder_output, uplink_and_wait
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+TRACKER = "device_tracker.gps_tracker_01_location"
+
+
+def position(hass: HomeAssistant, entity_id: str) -> tuple[float, float]:
+    """Return the latitude and longitude a tracker shows."""
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return state.attributes[ATTR_LATITUDE], state.attributes[ATTR_LONGITUDE]
+
+
+async def test_tracker_moves_with_each_uplink(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network
+) -> None:
+    """gps-tracker-01 gets a GPS tracker that follows its next fix."""
+    first = await uplink_and_wait(
+        hass, network, "gps-tracker-01", "sensor.gps_tracker_01_last_seen"
+    )
+    fix = first["uplink_message"]["decoded_payload"]
+    state = hass.states.get(TRACKER)
+    assert position(hass, TRACKER) == (fix["latitude"], fix["longitude"])
+    assert state.state == "not_home"
+    assert state.attributes["source_type"] == "gps"
+    assert state.attributes["altitude"] == fix["altitude"]
+    # hdop has no unit: an attribute, never taken as metres of accuracy.
+    assert state.attributes["hdop"] == fix["hdop"]
+    assert state.attributes[ATTR_GPS_ACCURACY] == 0
+    entry = er.async_get(hass).async_get(TRACKER)
+    assert entry.unique_id == "test-app@ttn/gps-tracker-01/location"
+    assert entry.entity_category is None
+
+    second = await uplink_and_wait(hass, network, "gps-tracker-01", TRACKER)
+    fix = second["uplink_message"]["decoded_payload"]
+    assert position(hass, TRACKER) == (fix["latitude"], fix["longitude"])
+
+
+async def test_no_fix_keeps_the_last_position(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network
+) -> None:
+    """0, 0 is a GPS module without a fix: the tracker stays where it was."""
+    await uplink_and_wait(
+        hass,
+        network,
+        "raw-01",
+        "sensor.raw_01_last_seen",
+        decoded_payload={"lat": 51.5, "lng": -0.12, "accuracy": 7.6},
+    )
+    tracker = "device_tracker.raw_01_location"
+    assert position(hass, tracker) == (51.5, -0.12)
+    assert hass.states.get(tracker).attributes[ATTR_GPS_ACCURACY] == 8
+    await uplink_and_wait(
+        hass,
+        network,
+        "raw-01",
+        "sensor.raw_01_last_seen",
+        decoded_payload={"lat": 0, "lng": 0},
+    )
+    assert position(hass, tracker) == (51.5, -0.12)
+
+
+async def test_cayenne_gps_channel(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network
+) -> None:
+    """Cayenne LPP's nested `gps_12` makes a tracker with its altitude."""
+    await send_decoder_output(hass, network, "raw-01", "cayenne_lpp")
+    state = hass.states.get("device_tracker.raw_01_location")
+    assert position(hass, "device_tracker.raw_01_location") == (52.3655, 4.8885)
+    assert state.attributes["altitude"] == 21.54
+    assert hass.states.get("sensor.raw_01_gps_12_latitude") is None
+
+
+async def test_dragino_led_is_not_a_longitude(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network
+) -> None:
+    """Dragino LGT92: `LON` is its LED ("ON"); latitude and longitude make the tracker."""
+    await send_decoder_output(hass, network, "raw-01", "dragino_lgt92")
+    assert position(hass, "device_tracker.raw_01_location") == (22.70626, 114.24252)
+    assert hass.states.get("sensor.raw_01_lon").state == "ON"
+
+
+async def test_uplink_locations(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network
+) -> None:
+    """A device without coordinates in its payload is tracked by the uplink's locations."""
+    await uplink_and_wait(
+        hass,
+        network,
+        "raw-01",
+        "sensor.raw_01_last_seen",
+        locations={
+            "user": {
+                "latitude": 48.2,
+                "longitude": 16.37,
+                "altitude": 180,
+                "accuracy": 25,
+                "source": "SOURCE_REGISTRY",
+            }
+        },
+    )
+    state = hass.states.get("device_tracker.raw_01_location")
+    assert position(hass, "device_tracker.raw_01_location") == (48.2, 16.37)
+    assert state.attributes[ATTR_GPS_ACCURACY] == 25
+    assert state.attributes["altitude"] == 180
+
+
+async def test_no_position_no_tracker(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network
+) -> None:
+    """Devices that never report a position get no tracker."""
+    await uplink_and_wait(
+        hass, network, "th-sensor-01", "sensor.th_sensor_01_last_seen"
+    )
+    await uplink_and_wait(
+        hass, network, "th-sensor-01", "sensor.th_sensor_01_last_seen"
+    )
+    assert hass.states.async_entity_ids("device_tracker") == []

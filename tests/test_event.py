@@ -1,0 +1,215 @@
+"""Downlink reports: ttn_mqtt_downlink events on the bus and each device's Downlink entity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.event import async_track_state_change_event
+from homeassistant.setup import async_setup_component
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
+
+from custom_components.ttn_mqtt.const import EVENT_DOWNLINK
+
+from .common import async_wait_for
+from .test_services import end_device, send_downlink
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+
+class Recorder:
+    """Collect the ttn_mqtt_downlink events and the event attributes an entity shows."""
+
+    def __init__(self, hass: HomeAssistant, entity_id: str) -> None:
+        """Start listening."""
+        self.events: list[dict[str, Any]] = []
+        self.shown: list[dict[str, Any]] = []
+        self._unsubscribe = [
+            hass.bus.async_listen(
+                EVENT_DOWNLINK, lambda event: self.events.append(dict(event.data))
+            ),
+            async_track_state_change_event(hass, [entity_id], self._state_changed),
+        ]
+
+    def _state_changed(self, event: Event[EventStateChangedData]) -> None:
+        if (state := event.data["new_state"]) and state.attributes.get("event_type"):
+            self.shown.append(dict(state.attributes))
+
+    def statuses(self) -> list[str]:
+        """Return the statuses fired on the bus, in order."""
+        return [data["status"] for data in self.events]
+
+    def stop(self) -> None:
+        """Stop listening."""
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+
+
+@pytest.fixture
+def recorder(hass: HomeAssistant):
+    """Return a factory of recorders, stopped at teardown."""
+    recorders: list[Recorder] = []
+
+    def start(entity_id: str) -> Recorder:
+        recorders.append(Recorder(hass, entity_id))
+        return recorders[-1]
+
+    yield start
+    for started in recorders:
+        started.stop()
+
+
+async def test_confirmed_downlink_reports(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network, recorder
+) -> None:
+    """Queued, sent and ack come back on the bus and on the entity, with our id."""
+    device_id = await end_device(hass, network, "door-01")
+    entity_id = "event.door_01_downlink"
+    state = hass.states.get(entity_id)
+    assert state.state == "unknown"
+    assert state.name == "door-01 Downlink"
+    assert state.attributes["event_types"] == [
+        "queued",
+        "sent",
+        "ack",
+        "nack",
+        "failed",
+    ]
+    entry = er.async_get(hass).async_get(entity_id)
+    assert entry.device_id == device_id
+    assert entry.unique_id == "test-app@ttn/door-01/downlink"
+    record = recorder(entity_id)
+
+    response = await send_downlink(
+        hass, device_id=device_id, f_port=7, payload="0102", confirmed=True
+    )
+    correlation_id = response["correlation_id"]
+    await async_wait_for(lambda: record.statuses() == ["queued", "sent", "ack"])
+
+    for data in record.events:
+        assert data["device_id"] == device_id
+        assert data["ttn_device_id"] == "door-01"
+        assert data["correlation_id"] == correlation_id
+        # The server adds ids of its own to ours.
+        assert correlation_id in data["correlation_ids"]
+        assert len(data["correlation_ids"]) > 1
+        assert data["f_port"] == 7
+        assert "error_name" not in data
+    await async_wait_for(lambda: len(record.shown) == 3)
+    assert [shown["event_type"] for shown in record.shown] == ["queued", "sent", "ack"]
+    for shown in record.shown:
+        assert shown["correlation_id"] == correlation_id
+        assert correlation_id in shown["correlation_ids"]
+        assert shown["f_port"] == 7
+    assert hass.states.get(entity_id).attributes["event_type"] == "ack"
+
+
+async def test_nack(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network, recorder
+) -> None:
+    """A confirmed downlink the device does not acknowledge ends as nack."""
+    network.devices["th-sensor-01"].downlink_behaviour = "nack"
+    device_id = await end_device(hass, network, "th-sensor-01")
+    record = recorder("event.th_sensor_01_downlink")
+
+    response = await send_downlink(
+        hass, device_id=device_id, payload="01", confirmed=True
+    )
+
+    await async_wait_for(lambda: record.statuses() == ["queued", "sent", "nack"])
+    await async_wait_for(lambda: len(record.shown) == 3)
+    assert record.shown[-1]["event_type"] == "nack"
+    assert record.shown[-1]["correlation_id"] == response["correlation_id"]
+
+
+async def test_payload_too_long_for_the_data_rate_fails(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network, recorder
+) -> None:
+    """52 bytes pass our check but not a DR0 device's 51: the server reports failed."""
+    assert network.devices["gps-tracker-01"].max_downlink_size == 51
+    device_id = await end_device(hass, network, "gps-tracker-01")
+    entity_id = "event.gps_tracker_01_downlink"
+    record = recorder(entity_id)
+
+    response = await send_downlink(hass, device_id=device_id, payload="00" * 52)
+
+    await async_wait_for(lambda: record.statuses() == ["queued", "failed"])
+    failed = record.events[-1]
+    assert failed["correlation_id"] == response["correlation_id"]
+    assert failed["error_name"] == "application_downlink_too_long"
+    assert failed["error_message"] == "application downlink payload is too long"
+    await async_wait_for(
+        lambda: hass.states.get(entity_id).attributes.get("event_type") == "failed"
+    )
+    attributes = hass.states.get(entity_id).attributes
+    assert attributes["correlation_id"] == response["correlation_id"]
+    assert attributes["error_name"] == "application_downlink_too_long"
+    assert attributes["error_message"] == "application downlink payload is too long"
+
+
+async def test_report_of_a_device_not_seen_before(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network, mqtt_watcher
+) -> None:
+    """A downlink from the console to a silent device: device and entity appear."""
+    console = mqtt_watcher("v3/test-app@ttn/devices/+/down/sent")
+    assert hass.states.get("event.raw_01_downlink") is None
+    events: list[dict[str, Any]] = []
+    hass.bus.async_listen(EVENT_DOWNLINK, lambda event: events.append(event.data))
+
+    console.publish(
+        "v3/test-app@ttn/devices/raw-01/down/push",
+        {"downlinks": [{"f_port": 4, "frm_payload": "AQ==", "priority": "NORMAL"}]},
+    )
+
+    await console.wait_for()
+    await async_wait_for(
+        lambda: (
+            (state := hass.states.get("event.raw_01_downlink")) is not None
+            and state.attributes.get("event_type") == "sent"
+        )
+    )
+    state = hass.states.get("event.raw_01_downlink")
+    assert state.attributes["f_port"] == 4
+    # Not one of ours: no correlation id of ours to match.
+    assert state.attributes["correlation_id"] is None
+    assert events[0]["correlation_id"] is None
+    ha_device_id = init_integration.runtime_data.devices["raw-01"].ha_device_id
+    assert ha_device_id is not None
+    assert events[0]["device_id"] == ha_device_id
+    assert er.async_get(hass).async_get("event.raw_01_downlink").device_id == (
+        ha_device_id
+    )
+
+
+async def test_deleted_device_gets_its_entity_back(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    network,
+    hass_ws_client: WebSocketGenerator,
+) -> None:
+    """A device the user deleted comes back, Downlink entity included, when it reports."""
+    device_id = await end_device(hass, network, "door-01")
+    assert await async_setup_component(hass, "config", {})
+    client = await hass_ws_client(hass)
+
+    await client.send_json_auto_id(
+        {
+            "type": "config/device_registry/remove_config_entry",
+            "config_entry_id": init_integration.entry_id,
+            "device_id": device_id,
+        }
+    )
+    assert (await client.receive_json())["success"]
+    await hass.async_block_till_done()
+    assert er.async_get(hass).async_get("event.door_01_downlink") is None
+
+    new_device_id = await end_device(hass, network, "door-01")
+    await async_wait_for(
+        lambda: er.async_get(hass).async_get("event.door_01_downlink") is not None
+    )
+    entity = er.async_get(hass).async_get("event.door_01_downlink")
+    assert entity.device_id == new_device_id
+    assert hass.states.get("event.door_01_downlink").state == "unknown"

@@ -1,0 +1,70 @@
+"""Restore: after a restart every entity shows its last value before any new uplink."""
+
+from __future__ import annotations
+
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from .uplinks import send_decoder_output, uplink_and_wait
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+RESTORED_DOMAINS = ("sensor", "binary_sensor", "device_tracker")
+
+
+def shown(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, tuple]:
+    """Return state and attributes of the entry's device entities, by entity id."""
+    registry = er.async_get(hass)
+    result = {}
+    for entity in er.async_entries_for_config_entry(registry, entry.entry_id):
+        if entity.domain not in RESTORED_DOMAINS or entity.disabled:
+            continue
+        if entity.unique_id.count("/") < 2:
+            continue
+        state = hass.states.get(entity.entity_id)
+        result[entity.entity_id] = (state.state, dict(state.attributes))
+    return result
+
+
+async def test_restart_restores_every_state(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network
+) -> None:
+    """Unload and set up again with a silent broker: every value is back at once."""
+    entry = init_integration
+    for device_id in ("th-sensor-01", "door-01", "gps-tracker-01", "multi-01"):
+        await uplink_and_wait(
+            hass, network, device_id, f"sensor.{device_id.replace('-', '_')}_last_seen"
+        )
+    await send_decoder_output(hass, network, "raw-01", "dragino_lht65")
+    await uplink_and_wait(
+        hass,
+        network,
+        "raw-01",
+        "sensor.raw_01_last_seen",
+        decoded_payload={
+            "water_level": 132,
+            "_sensor_attr": {
+                "water_level": {"unit_of_measurement": "cm", "device_class": "distance"}
+            },
+        },
+    )
+    before = shown(hass, entry)
+    assert before["sensor.raw_01_water_level"][1]["unit_of_measurement"] == "cm"
+    assert "device_tracker.gps_tracker_01_location" in before
+    assert "binary_sensor.door_01_door_open" in before
+    assert "sensor.raw_01_temp_c_sht" in before
+    assert len(before) > 25
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert all(
+        hass.states.get(entity_id).state == STATE_UNAVAILABLE for entity_id in before
+    )
+
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.runtime_data.counters.uplinks == 0
+    assert shown(hass, entry) == before

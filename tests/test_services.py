@@ -1,0 +1,425 @@
+"""The send_downlink and clear_downlink_queue actions, against the simulated network."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant, SupportsResponse
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.service import async_get_all_descriptions
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.ttn_mqtt.const import DOMAIN
+from custom_components.ttn_mqtt.protocol.downlink import Priority
+
+from .common import async_wait_for
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+PUSH_TOPICS = "v3/test-app@ttn/devices/+/down/push"
+CONNECTIVITY = "binary_sensor.test_app_connection"
+
+
+async def end_device(hass: HomeAssistant, network, ttn_id: str) -> str:
+    """Let the device send an uplink; return its Home Assistant device id."""
+    coordinator = hass.config_entries.async_entries(DOMAIN)[0].runtime_data
+    network.uplink(ttn_id)
+    await async_wait_for(
+        lambda: (
+            ttn_id in coordinator.devices
+            and coordinator.devices[ttn_id].ha_device_id is not None
+        )
+    )
+    return coordinator.devices[ttn_id].ha_device_id
+
+
+async def send_downlink(hass: HomeAssistant, **data: Any) -> dict[str, Any]:
+    """Call the action as an automation does, with its response."""
+    return await hass.services.async_call(
+        DOMAIN, "send_downlink", data, blocking=True, return_response=True
+    )
+
+
+async def test_confirmed_downlink_json_on_the_broker(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network, mqtt_watcher
+) -> None:
+    """A confirmed hex downlink arrives as exactly the JSON The Things Stack expects."""
+    device_id = await end_device(hass, network, "door-01")
+    watcher = mqtt_watcher(PUSH_TOPICS)
+
+    response = await send_downlink(
+        hass,
+        device_id=device_id,
+        f_port=15,
+        payload="be:ef 01",
+        confirmed=True,
+        priority="high",
+    )
+
+    correlation_id = response["correlation_id"]
+    assert correlation_id.startswith("ttn_mqtt:")
+    topic, body = await watcher.wait_for()
+    assert topic == "v3/test-app@ttn/devices/door-01/down/push"
+    assert body == {
+        "downlinks": [
+            {
+                "f_port": 15,
+                "frm_payload": "vu8B",
+                "priority": "HIGH",
+                "confirmed": True,
+                "correlation_ids": [correlation_id],
+            }
+        ]
+    }
+
+
+async def test_defaults(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network, mqtt_watcher
+) -> None:
+    """Without options: f_port 1, NORMAL priority, unconfirmed, pushed; hex by default."""
+    device_id = await end_device(hass, network, "th-sensor-01")
+    watcher = mqtt_watcher(PUSH_TOPICS)
+
+    await hass.services.async_call(
+        DOMAIN,
+        "send_downlink",
+        {"device_id": device_id, "payload": "00"},
+        blocking=True,
+    )
+
+    _, body = await watcher.wait_for()
+    (downlink,) = body["downlinks"]
+    assert downlink["f_port"] == 1
+    assert downlink["frm_payload"] == "AA=="
+    assert downlink["priority"] == "NORMAL"
+    assert downlink["confirmed"] is False
+
+
+async def test_base64_payload_replaces_the_queue(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network, mqtt_watcher
+) -> None:
+    """A base64 payload in replace mode goes to down/replace and becomes the whole queue."""
+    network.auto_send = False
+    device_id = await end_device(hass, network, "multi-01")
+    watcher = mqtt_watcher("v3/test-app@ttn/devices/+/down/#")
+    await send_downlink(hass, device_id=device_id, payload="01")
+    await send_downlink(hass, device_id=device_id, payload="02")
+    await async_wait_for(lambda: len(network.queue("multi-01")) == 2)
+
+    response = await send_downlink(
+        hass,
+        device_id=device_id,
+        payload="AA==",
+        payload_format="base64",
+        mode="replace",
+    )
+
+    topic, body = await watcher.wait_for("/down/replace")
+    assert topic == "v3/test-app@ttn/devices/multi-01/down/replace"
+    assert body["downlinks"][0]["frm_payload"] == "AA=="
+    await async_wait_for(lambda: len(network.queue("multi-01")) == 1)
+    (queued,) = network.queue("multi-01")
+    assert queued["frm_payload"] == "AA=="
+    assert response["correlation_id"] in queued["correlation_ids"]
+
+
+async def test_decoded_payload(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network, mqtt_watcher
+) -> None:
+    """A decoded payload is sent for the server's encoder, without frm_payload."""
+    device_id = await end_device(hass, network, "door-01")
+    watcher = mqtt_watcher(PUSH_TOPICS)
+
+    response = await send_downlink(
+        hass,
+        device_id=device_id,
+        f_port=3,
+        decoded_payload={"led": "on", "interval": 600},
+    )
+
+    _, body = await watcher.wait_for()
+    assert body == {
+        "downlinks": [
+            {
+                "f_port": 3,
+                "decoded_payload": {"led": "on", "interval": 600},
+                "priority": "NORMAL",
+                "confirmed": False,
+                "correlation_ids": [response["correlation_id"]],
+            }
+        ]
+    }
+
+
+async def test_clear_downlink_queue(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network, mqtt_watcher
+) -> None:
+    """Clearing publishes an empty replace; the server's queue is then empty."""
+    network.auto_send = False
+    device_id = await end_device(hass, network, "door-01")
+    await send_downlink(hass, device_id=device_id, payload="01")
+    await async_wait_for(lambda: len(network.queue("door-01")) == 1)
+    watcher = mqtt_watcher("v3/test-app@ttn/devices/+/down/replace")
+
+    await hass.services.async_call(
+        DOMAIN, "clear_downlink_queue", {"device_id": device_id}, blocking=True
+    )
+
+    topic, body = await watcher.wait_for()
+    assert topic == "v3/test-app@ttn/devices/door-01/down/replace"
+    assert body == {"downlinks": []}
+    await async_wait_for(lambda: network.queue("door-01") == [])
+
+
+async def test_action_fields(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """The actions' fields, defaults and device selector are as documented."""
+    descriptions = (await async_get_all_descriptions(hass))[DOMAIN]
+
+    fields = descriptions["send_downlink"]["fields"]
+    assert list(fields) == [
+        "device_id",
+        "f_port",
+        "payload",
+        "payload_format",
+        "decoded_payload",
+        "confirmed",
+        "priority",
+        "mode",
+    ]
+    assert fields["device_id"]["required"] is True
+    assert fields["device_id"]["selector"] == {"device": {"integration": DOMAIN}}
+    assert fields["f_port"]["default"] == 1
+    assert fields["f_port"]["selector"]["number"]["min"] == 1
+    assert fields["f_port"]["selector"]["number"]["max"] == 223
+    assert fields["payload_format"]["default"] == "hex"
+    assert fields["payload_format"]["selector"]["select"]["options"] == [
+        "hex",
+        "base64",
+    ]
+    assert "object" in fields["decoded_payload"]["selector"]
+    assert fields["confirmed"]["default"] is False
+    # Lower case, as Home Assistant wants selector options; the server's names are
+    # upper case, and either is accepted.
+    assert fields["priority"]["default"] == "normal"
+    assert fields["priority"]["selector"]["select"]["options"] == [
+        priority.value.lower() for priority in Priority
+    ]
+    assert fields["mode"]["default"] == "push"
+    assert fields["mode"]["selector"]["select"]["options"] == ["push", "replace"]
+    assert list(descriptions["clear_downlink_queue"]["fields"]) == ["device_id"]
+    assert (
+        hass.services.supports_response(DOMAIN, "send_downlink")
+        is SupportsResponse.OPTIONAL
+    )
+
+
+# Validation: each mistake is refused with its own translated message, and nothing
+# reaches the broker.
+
+
+async def assert_refused(
+    hass: HomeAssistant, network, key: str, message: str, **data: Any
+) -> None:
+    """The call raises a translated ServiceValidationError and publishes nothing."""
+    with pytest.raises(ServiceValidationError) as err:
+        await send_downlink(hass, **data)
+    assert err.value.translation_domain == DOMAIN
+    assert err.value.translation_key == key
+    assert str(err.value) == message
+    assert network.downlinks == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "key", "message"),
+    [
+        (
+            {"payload": "0g"},
+            "invalid_hex",
+            "The payload is not valid hex: write pairs of hex digits, optionally "
+            "separated by spaces or colons, such as 01 ff",
+        ),
+        (
+            {"payload": "A==", "payload_format": "base64"},
+            "invalid_base64",
+            "The payload is not valid base64",
+        ),
+        (
+            {"payload": " : "},
+            "empty_payload",
+            "The payload is empty: a downlink carries at least one byte",
+        ),
+        (
+            {"payload": "01", "f_port": 0},
+            "invalid_f_port",
+            "FPort 0 is out of range: use 1 to 223",
+        ),
+        (
+            {"payload": "01", "f_port": 224},
+            "invalid_f_port",
+            "FPort 224 is out of range: use 1 to 223",
+        ),
+        (
+            {"payload": "00" * 243},
+            "payload_too_long",
+            "The payload is 243 bytes: a downlink carries at most 242",
+        ),
+        (
+            {"payload": "01", "decoded_payload": {"led": "on"}},
+            "payload_xor_decoded",
+            "Give either a payload or a decoded payload, not both and not neither",
+        ),
+        (
+            {},
+            "payload_xor_decoded",
+            "Give either a payload or a decoded payload, not both and not neither",
+        ),
+        (
+            {"decoded_payload": ["on"]},
+            "decoded_not_object",
+            "The decoded payload must be an object of keys and values",
+        ),
+    ],
+    ids=[
+        "invalid_hex",
+        "invalid_base64",
+        "empty_payload",
+        "f_port_0",
+        "f_port_224",
+        "payload_too_long",
+        "both_payloads",
+        "neither_payload",
+        "decoded_not_object",
+    ],
+)
+@pytest.mark.usefixtures("init_integration")
+async def test_invalid_downlink(
+    hass: HomeAssistant,
+    network,
+    fields: dict[str, Any],
+    key: str,
+    message: str,
+) -> None:
+    """An invalid downlink is refused before anything is published."""
+    device_id = await end_device(hass, network, "door-01")
+    await assert_refused(hass, network, key, message, device_id=device_id, **fields)
+
+
+async def test_largest_payload_is_accepted(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network, mqtt_watcher
+) -> None:
+    """242 bytes, the most any data rate carries, pass the check (the limit is exact)."""
+    device_id = await end_device(hass, network, "th-sensor-01")
+    watcher = mqtt_watcher(PUSH_TOPICS)
+    await send_downlink(hass, device_id=device_id, payload="ab" * 242)
+    _, body = await watcher.wait_for()
+    assert base64.b64decode(body["downlinks"][0]["frm_payload"]) == b"\xab" * 242
+
+
+async def test_unknown_device(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network
+) -> None:
+    """A device id that is in no registry is refused."""
+    await assert_refused(
+        hass,
+        network,
+        "unknown_device",
+        "There is no device with ID 0123456789abcdef",
+        device_id="0123456789abcdef",
+        payload="01",
+    )
+
+
+async def test_device_of_another_integration(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network
+) -> None:
+    """A device of another integration is refused, by name."""
+    other = MockConfigEntry(domain="hue")
+    other.add_to_hass(hass)
+    lamp = dr.async_get(hass).async_get_or_create(
+        config_entry_id=other.entry_id,
+        identifiers={("hue", "lamp")},
+        name="Kitchen lamp",
+    )
+    await assert_refused(
+        hass,
+        network,
+        "not_ttn_device",
+        "Kitchen lamp is not a device of The Things Network (MQTT)",
+        device_id=lamp.id,
+        payload="01",
+    )
+
+
+async def test_application_device(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network
+) -> None:
+    """The application's own device is no downlink target."""
+    coordinator = init_integration.runtime_data
+    await assert_refused(
+        hass,
+        network,
+        "not_end_device",
+        "test-app is a The Things Network application, not an end device: send "
+        "downlinks to one of its end devices",
+        device_id=coordinator.application_device_id,
+        payload="01",
+    )
+
+
+async def test_entry_not_loaded(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network
+) -> None:
+    """A device of an unloaded entry is refused, naming the application."""
+    device_id = await end_device(hass, network, "door-01")
+    await hass.config_entries.async_unload(init_integration.entry_id)
+    await hass.async_block_till_done()
+    assert init_integration.state is ConfigEntryState.NOT_LOADED
+
+    await assert_refused(
+        hass,
+        network,
+        "entry_not_loaded",
+        "The Things Network application test-app is not loaded",
+        device_id=device_id,
+        payload="01",
+    )
+
+
+async def test_not_connected_raises_and_sends_nothing_later(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    network,
+    broker,
+    mqtt_watcher,
+) -> None:
+    """While disconnected the call fails; after reconnecting, only later downlinks leave."""
+    coordinator = init_integration.runtime_data
+    device_id = await end_device(hass, network, "door-01")
+
+    broker.kill()
+    await async_wait_for(lambda: not coordinator.connected)
+    assert hass.states.get(CONNECTIVITY).state == "off"
+    with pytest.raises(HomeAssistantError) as err:
+        await send_downlink(hass, device_id=device_id, payload="01")
+    assert not isinstance(err.value, ServiceValidationError)
+    assert err.value.translation_key == "not_connected"
+    assert str(err.value) == (
+        "Not connected to The Things Stack at 127.0.0.1: the downlink to door-01 "
+        "was not sent"
+    )
+
+    broker.restart()
+    # Watching before the integration reconnects: a downlink kept from before would
+    # be published right after its reconnect, ahead of the next one.
+    watcher = mqtt_watcher(PUSH_TOPICS)
+    await async_wait_for(lambda: coordinator.connected, timeout=10)
+    response = await send_downlink(hass, device_id=device_id, payload="02")
+    _, body = await watcher.wait_for()
+    assert body["downlinks"][0]["correlation_ids"] == [response["correlation_id"]]
+    assert len(watcher.messages) == 1

@@ -1,0 +1,20 @@
+"""A simulated The Things Network application: a TTS-like MQTT broker and network server.
+
+Used by the tests, the demo and the benchmarks; `python -m ttn_sim` runs one by hand.
+"""
+
+from .broker import Application, Broker, generate_api_key
+from .devices import SimDevice, default_devices
+from .messages import Gateway
+from .network import GENERATE, Network
+
+__all__ = [
+    "GENERATE",
+    "Application",
+    "Broker",
+    "Gateway",
+    "Network",
+    "SimDevice",
+    "default_devices",
+    "generate_api_key",
+]

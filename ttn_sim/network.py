@@ -1,0 +1,413 @@
+"""The simulated network server: publishes uplinks and joins, and answers downlinks.
+
+Downlink queue model (kept simple on purpose): each device has one queue. A push
+appends, a replace swaps the whole queue; every accepted downlink is announced on
+`down/queued`. Sending takes the head of the queue: `down/sent` (then `down/ack`, or
+`down/nack` for a "nack" device, when confirmed) or `down/failed`. With
+`auto_send=True` (the default, convenient for tests and the demo) the queue drains
+one downlink every `send_delay` seconds. With `auto_send=False` the network behaves
+like a LoRaWAN class A device: one downlink goes out after each uplink of that
+device, so a test can hold downlinks back until it sends an uplink. Nacked downlinks
+are not retried, and a join keeps the queue (the real server re-encrypts it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+import copy
+from enum import Enum
+import json
+import logging
+import random
+import threading
+import time
+from types import TracebackType
+from typing import Any, Literal, Self
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from .broker import Application, Broker
+from .devices import SimDevice, default_devices
+from .downlinks import DownlinkRejected, parse_request, transmission_error
+from .messages import (
+    DEFAULT_GATEWAYS,
+    DeviceSession,
+    Gateway,
+    downlink_event,
+    join_message,
+    new_session,
+    uplink_message,
+)
+from .scheduler import Scheduler
+
+_LOGGER = logging.getLogger(__name__)
+_TIMEOUT = 5.0
+_EVENT_TOPICS = {
+    "downlink_queued": "down/queued",
+    "downlink_sent": "down/sent",
+    "downlink_ack": "down/ack",
+    "downlink_nack": "down/nack",
+    "downlink_failed": "down/failed",
+}
+
+
+class _Generate(Enum):
+    GENERATE = "generate"
+
+
+GENERATE = _Generate.GENERATE
+"""Default of `decoded_payload`: let the device's payload formatter decide."""
+
+
+class Network:
+    """The network server of one application, connected to a `Broker` as its superuser."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        application: Application,
+        devices: Sequence[SimDevice] | None = None,
+        *,
+        auto_send: bool = True,
+        send_delay: float = 0.05,
+        seed: int | None = None,
+        gateways: Sequence[Gateway] = DEFAULT_GATEWAYS,
+    ) -> None:
+        """Prepare the network; `start()` connects it."""
+        self.broker = broker
+        self.application = application
+        self.devices: dict[str, SimDevice] = {}
+        self.auto_send = auto_send
+        self.send_delay = send_delay
+        self.downlinks: list[tuple[str, str, dict[str, Any]]] = []
+        self.rejected: list[tuple[str, str]] = []
+        self._gateways = tuple(gateways)
+        self._rng = random.Random(seed)
+        self._sessions: dict[str, DeviceSession] = {}
+        self._queues: dict[str, list[dict[str, Any]]] = {}
+        self._sending: set[str] = set()
+        self._lock = threading.RLock()
+        self._connected = threading.Event()
+        self._scheduler = Scheduler(f"ttn-sim-network-{application.app_id}")
+        self._client: mqtt.Client | None = None
+        for device in default_devices(seed) if devices is None else devices:
+            self.add_device(device)
+
+    @property
+    def uid(self) -> str:
+        """The application's name in topics."""
+        return self.application.uid
+
+    def add_device(self, device: SimDevice) -> None:
+        """Register a device, also while running (as if added in the console)."""
+        with self._lock:
+            self.devices[device.device_id] = device
+            # Devices have been running a while: their frame counters start part-way.
+            f_cnt = self._rng.randint(1, 400)
+            self._sessions[device.device_id] = new_session(self._rng, f_cnt=f_cnt)
+            self._queues[device.device_id] = []
+
+    def start(self) -> None:
+        """Connect, subscribe to downlink requests and wait until subscribed."""
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            # Unique: a second network on the same broker must not take this one's place.
+            client_id=f"ttn-sim-network-{self.application.app_id}-{id(self):x}",
+            protocol=mqtt.MQTTv311,
+        )
+        client.username_pw_set(
+            self.broker.network_username, self.broker.network_password
+        )
+        # Come back fast after a test restarts the broker.
+        client.reconnect_delay_set(min_delay=0.1, max_delay=1)
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        self._client = client
+        self._scheduler.start()
+        client.connect(self.broker.host, self.broker.port, keepalive=30)
+        client.loop_start()
+        if not self._connected.wait(_TIMEOUT):
+            self.stop()
+            raise RuntimeError("the simulated network could not connect to the broker")
+
+    def stop(self) -> None:
+        """Drop pending events, disconnect and end every thread the network started."""
+        self._scheduler.stop()
+        client, self._client = self._client, None
+        if client is not None:
+            client.disconnect()
+            client.loop_stop()
+        self._connected.clear()
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether connected and subscribed to downlink requests right now."""
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float = _TIMEOUT) -> bool:
+        """Wait until connected and subscribed (e.g. after a broker restart)."""
+        return self._connected.wait(timeout)
+
+    def build_uplink(
+        self,
+        device_id: str,
+        decoded_payload: dict[str, Any] | _Generate | None = GENERATE,
+        *,
+        simulated: bool = False,
+        **overrides: Any,
+    ) -> dict[str, Any]:
+        """Build the device's next uplink without publishing it; its f_cnt advances.
+
+        The bytes come from the device's payload generator. `decoded_payload`: GENERATE
+        for the generator's decoded payload, a value to pretend the formatter returned
+        it, or None for no `decoded_payload` at all. `overrides` replace fields of
+        `uplink_message`; an override of None removes the field.
+        """
+        device = self._device(device_id)
+        with self._lock:
+            frm_payload, generated = device.payload()
+            session = self._sessions[device_id]
+            message = uplink_message(
+                self.application,
+                device,
+                session,
+                frm_payload,
+                generated if decoded_payload is GENERATE else decoded_payload,
+                rng=self._rng,
+                gateways=self._gateways,
+                now_ns=time.time_ns(),
+                simulated=simulated,
+            )
+            session.f_cnt += 1
+        fields = message["uplink_message"]
+        for key, value in overrides.items():
+            if value is None:
+                fields.pop(key, None)
+            else:
+                fields[key] = value
+        return message
+
+    def uplink(
+        self,
+        device_id: str,
+        decoded_payload: dict[str, Any] | _Generate | None = GENERATE,
+        *,
+        simulated: bool = False,
+        **overrides: Any,
+    ) -> dict[str, Any]:
+        """Build and publish the device's next uplink on `.../up`; return the message.
+
+        Without `auto_send`, this uplink opens the device's receive window: the head
+        of its downlink queue is sent next.
+        """
+        message = self.build_uplink(
+            device_id, decoded_payload, simulated=simulated, **overrides
+        )
+        self.publish_raw(self._topic(device_id, "up"), json.dumps(message))
+        if not self.auto_send:
+            with self._lock:
+                self._schedule_transmission(device_id)
+        return message
+
+    def join(self, device_id: str) -> dict[str, Any]:
+        """Join the device again: new session and address, f_cnt back to 0. Return the message."""
+        device = self._device(device_id)
+        with self._lock:
+            session = new_session(self._rng)
+            self._sessions[device_id] = session
+            message = join_message(self.application, device, session, time.time_ns())
+        self.publish_raw(self._topic(device_id, "join"), json.dumps(message))
+        return message
+
+    def publish_raw(self, topic: str, payload: bytes | str) -> None:
+        """Publish anything on any topic (QoS 0) and wait until it left for the broker."""
+        if not self._connected.wait(_TIMEOUT) or self._client is None:
+            raise RuntimeError("the simulated network is not connected to the broker")
+        self._client.publish(topic, payload, qos=0).wait_for_publish(_TIMEOUT)
+
+    def queue(self, device_id: str) -> list[dict[str, Any]]:
+        """Return (a copy of) the downlinks waiting for the device, as queued."""
+        with self._lock:
+            return copy.deepcopy(self._queues[device_id])
+
+    def run_forever(
+        self, interval: float, stop_event: threading.Event, *, join_every: int = 0
+    ) -> None:
+        """Send uplinks round-robin every `interval` seconds until `stop_event` is set.
+
+        With `join_every` > 0 a device joins again before every join_every-th uplink,
+        so consumers see joins and frame counters restarting.
+        """
+        device_ids = list(self.devices)
+        count = 0
+        while not stop_event.is_set():
+            device_id = device_ids[count % len(device_ids)]
+            count += 1
+            try:
+                if join_every and count % join_every == 0:
+                    self.join(device_id)
+                self.uplink(device_id)
+            except RuntimeError as err:  # the broker is away; try again next time
+                _LOGGER.warning(
+                    "ttn_sim: uplink of %s not published: %s", device_id, err
+                )
+            stop_event.wait(interval)
+
+    def __enter__(self) -> Self:
+        """Start the network."""
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Stop the network."""
+        self.stop()
+
+    # paho thread
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason_code: mqtt.ReasonCode,
+        properties: mqtt.Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            _LOGGER.error("ttn_sim: network refused by the broker: %s", reason_code)
+            return
+        # Sessions are not persistent: subscribe again on every connect.
+        client.subscribe(
+            [
+                (self._topic("+", "down/push"), 0),
+                (self._topic("+", "down/replace"), 0),
+            ]
+        )
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_codes: list[mqtt.ReasonCode],
+        properties: mqtt.Properties | None,
+    ) -> None:
+        self._connected.set()
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason_code: mqtt.ReasonCode,
+        properties: mqtt.Properties | None,
+    ) -> None:
+        self._connected.clear()
+
+    def _on_message(
+        self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage
+    ) -> None:
+        # v3/<uid>/devices/<device_id>/down/<push|replace>
+        parts = msg.topic.split("/")
+        device_id, mode = parts[3], parts[5]
+        self._scheduler.call_soon(self._handle_request, device_id, mode, msg.payload)
+
+    # worker thread
+
+    def _handle_request(
+        self, device_id: str, mode: Literal["push", "replace"], payload: bytes
+    ) -> None:
+        try:
+            body = json.loads(payload)
+        except ValueError:
+            self._reject(device_id, "payload is not JSON")
+            return
+        with self._lock:
+            self.downlinks.append((device_id, mode, body))
+            if device_id not in self.devices:
+                self._reject(device_id, "unknown device")
+                return
+            try:
+                queued = parse_request(body, self._sessions[device_id])
+            except DownlinkRejected as err:
+                self._reject(device_id, str(err))
+                return
+            if mode == "replace":
+                self._queues[device_id] = []
+            self._queues[device_id].extend(queued)
+            for downlink in queued:
+                self._publish_event(device_id, "downlink_queued", downlink)
+            if self.auto_send:
+                self._schedule_transmission(device_id)
+
+    def _schedule_transmission(self, device_id: str) -> None:
+        """Send the head of the queue after `send_delay`, unless that is planned already."""
+        if device_id in self._sending or not self._queues[device_id]:
+            return
+        self._sending.add(device_id)
+        self._scheduler.call_later(self.send_delay, self._transmit, device_id)
+
+    def _transmit(self, device_id: str) -> None:
+        with self._lock:
+            self._sending.discard(device_id)
+            if not self._queues[device_id]:
+                return
+            downlink = self._queues[device_id].pop(0)
+            device = self.devices[device_id]
+            error = transmission_error(device, downlink)
+            if error is not None:
+                failed = {"downlink": downlink, "error": error}
+                self._publish_event(device_id, "downlink_failed", failed)
+            else:
+                self._publish_event(device_id, "downlink_sent", downlink)
+                if downlink.get("confirmed"):
+                    outcome = (
+                        "downlink_nack"
+                        if device.downlink_behaviour == "nack"
+                        else "downlink_ack"
+                    )
+                    self._scheduler.call_later(
+                        self.send_delay,
+                        self._publish_event,
+                        device_id,
+                        outcome,
+                        downlink,
+                    )
+            if self.auto_send:
+                self._schedule_transmission(device_id)
+
+    def _publish_event(self, device_id: str, event: str, body: dict[str, Any]) -> None:
+        with self._lock:
+            message = downlink_event(
+                self.application,
+                self.devices[device_id],
+                self._sessions[device_id],
+                event=event,
+                body=body,
+                now_ns=time.time_ns(),
+            )
+        if self._client is not None:
+            self._client.publish(
+                self._topic(device_id, _EVENT_TOPICS[event]), json.dumps(message)
+            )
+
+    def _reject(self, device_id: str, reason: str) -> None:
+        _LOGGER.info("ttn_sim: downlink request for %s ignored: %s", device_id, reason)
+        with self._lock:
+            self.rejected.append((device_id, reason))
+
+    def _device(self, device_id: str) -> SimDevice:
+        try:
+            return self.devices[device_id]
+        except KeyError:
+            raise KeyError(f"no simulated device {device_id!r}") from None
+
+    def _topic(self, device_id: str, suffix: str) -> str:
+        return f"v3/{self.uid}/devices/{device_id}/{suffix}"
