@@ -23,6 +23,7 @@ from custom_components.ttn_mqtt.const import (
     CONF_API_KEY,
     CONF_APP_EUI,
     CONF_APP_ID,
+    CONF_BACKFILL_HOURS,
     CONF_HOST,
     CONF_PORT,
     CONF_TENANT,
@@ -97,6 +98,9 @@ def config_entry(hass: HomeAssistant, broker, ttn_app) -> MockConfigEntry:
             CONF_APP_EUI: "70B3D57ED0000000",
             CONF_API_KEY: ttn_app.api_key,
         },
+        # The simulated application has no Storage Integration: tests of the
+        # catch-up (tests/test_backfill.py) turn it on against a local server.
+        options={CONF_BACKFILL_HOURS: 0},
     )
     entry.add_to_hass(hass)
     return entry

@@ -255,6 +255,19 @@ def add_integration(token: str, simulator: dict[str, Any]) -> None:
     )
     if result.get("type") != "create_entry":
         raise SystemExit(f"[demo] the config flow did not create an entry: {result}")
+    # The simulator has no Storage Integration to catch up from.
+    options = request(
+        "POST",
+        "/api/config/config_entries/options/flow",
+        {"handler": result["result"]["entry_id"]},
+        token,
+    )
+    request(
+        "POST",
+        f"/api/config/config_entries/options/flow/{options['flow_id']}",
+        {"signal_entities": True, "stale_hours": 0, "backfill_hours": 0},
+        token,
+    )
     log("Added The Things Network (MQTT) for the simulated application")
 
 

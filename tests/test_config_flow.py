@@ -726,15 +726,16 @@ async def test_options_are_saved_and_reload_the_entry(
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["step_id"] == "init"
     assert_translated(result, "options")
+    # The fixture's entry has the catch-up off (the simulator has no storage).
     assert suggested(result) == {
         CONF_SIGNAL_ENTITIES: True,
         CONF_STALE_HOURS: 0,
-        CONF_BACKFILL_HOURS: 24,
+        CONF_BACKFILL_HOURS: 0,
     }
 
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {CONF_SIGNAL_ENTITIES: False, CONF_STALE_HOURS: 6, CONF_BACKFILL_HOURS: 0},
+        {CONF_SIGNAL_ENTITIES: False, CONF_STALE_HOURS: 6, CONF_BACKFILL_HOURS: 12},
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
@@ -742,7 +743,7 @@ async def test_options_are_saved_and_reload_the_entry(
     assert entry.options == {
         CONF_SIGNAL_ENTITIES: False,
         CONF_STALE_HOURS: 6,
-        CONF_BACKFILL_HOURS: 0,
+        CONF_BACKFILL_HOURS: 12,
     }
     assert all(
         type(entry.options[key]) is int

@@ -487,7 +487,9 @@ async def test_stale_device_turns_unavailable_once(
 ) -> None:
     """A device silent past stale_hours is unavailable, with one log line, until it reports."""
     caplog.set_level(logging.INFO, logger="custom_components.ttn_mqtt")
-    hass.config_entries.async_update_entry(config_entry, options={CONF_STALE_HOURS: 1})
+    hass.config_entries.async_update_entry(
+        config_entry, options={**config_entry.options, CONF_STALE_HOURS: 1}
+    )
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     # th-sensor-01's uplink was received 61 minutes ago; door-01's just now.
     old = network.build_uplink("th-sensor-01")

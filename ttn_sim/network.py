@@ -223,10 +223,16 @@ class Network:
         return message
 
     def publish_raw(self, topic: str, payload: bytes | str) -> None:
-        """Publish anything on any topic (QoS 0) and wait until it left for the broker."""
+        """Publish anything on any topic and wait until the broker has handled it.
+
+        QoS 1 to the broker, so that when this returns mosquitto has already passed
+        the message on to whoever was subscribed: a test that publishes while Home
+        Assistant is disconnected knows it cannot arrive late, after a reconnect.
+        Subscribers still get it at their own subscription's QoS 0, as from TTS.
+        """
         if not self._connected.wait(_TIMEOUT) or self._client is None:
             raise RuntimeError("the simulated network is not connected to the broker")
-        self._client.publish(topic, payload, qos=0).wait_for_publish(_TIMEOUT)
+        self._client.publish(topic, payload, qos=1).wait_for_publish(_TIMEOUT)
 
     def queue(self, device_id: str) -> list[dict[str, Any]]:
         """Return (a copy of) the downlinks waiting for the device, as queued."""

@@ -1,0 +1,127 @@
+"""Benchmark probe: when Home Assistant writes the state of the benchmark's marker entity.
+
+Put by benchmarks/run.py in the configuration of both Home Assistant runs (the peer's
+MQTT sensors and ttn_mqtt), so that both are measured the same way, from inside.
+
+Every uplink of the benchmark carries a unique number in its decoded field `seq`, and
+each device has a sensor of it, `sensor.<device>_seq`. For each write of such a sensor
+the probe appends `w <seq> <last_updated>` to its output file: `last_updated` is the
+time Home Assistant's state machine stamped the new state, so that the probe's own
+bookkeeping adds nothing to the latency it reports. It also appends `started <time>`
+once Home Assistant has started, and `ready <time>` once `expected` marker sensors exist
+(with a value, when `require_state` is set); the time is when the last of them was
+written. Lines are written from the executor five times a second, when there are any.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+import time
+
+import voluptuous as vol
+
+from homeassistant.const import (
+    EVENT_HOMEASSISTANT_STARTED,
+    EVENT_STATE_CHANGED,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+)
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.typing import ConfigType
+
+DOMAIN = "bench_probe"
+MARKER_PREFIX = "sensor."
+MARKER_SUFFIX = "_seq"
+FLUSH_INTERVAL = timedelta(seconds=0.2)
+READY_POLL_INTERVAL = timedelta(seconds=0.1)
+
+CONFIG_SCHEMA = vol.Schema(
+    {
+        DOMAIN: vol.Schema(
+            {
+                vol.Required("output"): cv.string,
+                vol.Required("expected"): cv.positive_int,
+                vol.Optional("require_state", default=False): cv.boolean,
+            }
+        )
+    },
+    extra=vol.ALLOW_EXTRA,
+)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Start recording."""
+    conf = config[DOMAIN]
+    output = Path(conf["output"])
+    expected: int = conf["expected"]
+    require_state: bool = conf["require_state"]
+    lines: list[str] = []
+
+    def append(text: str) -> None:
+        with output.open("a") as file:
+            file.write(text)
+
+    @callback
+    def flush(_now: object = None) -> None:
+        if lines:
+            text = "".join(lines)
+            lines.clear()
+            hass.async_add_executor_job(append, text)
+
+    @callback
+    def state_written(event: Event[EventStateChangedData]) -> None:
+        entity_id = event.data["entity_id"]
+        if not (
+            entity_id.endswith(MARKER_SUFFIX) and entity_id.startswith(MARKER_PREFIX)
+        ):
+            return
+        new_state = event.data["new_state"]
+        if new_state is None:
+            return
+        try:
+            seq = int(float(new_state.state))
+        except ValueError:
+            return
+        lines.append(f"w {seq} {new_state.last_updated_timestamp:.6f}\n")
+
+    cancel_ready_poll = None
+
+    @callback
+    def check_ready(_now: object = None) -> None:
+        markers = [
+            state
+            for state in hass.states.async_all("sensor")
+            if state.entity_id.endswith(MARKER_SUFFIX)
+            and (
+                not require_state
+                or state.state not in (STATE_UNKNOWN, STATE_UNAVAILABLE)
+            )
+        ]
+        if len(markers) < expected:
+            return
+        written = max(
+            (state.last_updated_timestamp for state in markers), default=time.time()
+        )
+        lines.append(f"ready {written:.6f}\n")
+        flush()
+        if cancel_ready_poll is not None:
+            cancel_ready_poll()
+
+    @callback
+    def started(_event: Event) -> None:
+        lines.append(f"started {time.time():.6f}\n")
+        flush()
+        if expected == 0:
+            check_ready()
+
+    hass.bus.async_listen(EVENT_STATE_CHANGED, state_written)
+    hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STARTED, started)
+    async_track_time_interval(hass, flush, FLUSH_INTERVAL, cancel_on_shutdown=True)
+    if expected:
+        cancel_ready_poll = async_track_time_interval(
+            hass, check_ready, READY_POLL_INTERVAL, cancel_on_shutdown=True
+        )
+    return True
