@@ -106,6 +106,15 @@ def wait_until(what: str, check: Callable[[], Any], timeout: float) -> Any:
     raise SystemExit(f"[demo] gave up waiting for {what}")
 
 
+def home_assistant_answers() -> bool:
+    """Return whether Home Assistant's HTTP server answers (any status will do)."""
+    try:
+        request("GET", "/api/")
+    except urllib.error.HTTPError:
+        pass  # 400 before onboarding, 401 before logging in: it answers
+    return True
+
+
 def load_state() -> dict[str, Any]:
     """Return what an earlier run kept: the simulator's API key."""
     return json.loads(STATE.read_text()) if STATE.exists() else {}
@@ -357,7 +366,7 @@ def main() -> int:
     home_assistant = start_home_assistant()
     try:
         log("Starting Home Assistant (the first start takes a minute)...")
-        wait_until("Home Assistant", lambda: request("GET", "/auth/providers"), 300)
+        wait_until("Home Assistant", home_assistant_answers, 300)
         onboard()
         token = login()
         add_integration(token, info)

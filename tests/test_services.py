@@ -10,6 +10,7 @@ from homeassistant.core import HomeAssistant, SupportsResponse
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.service import async_get_all_descriptions
+from homeassistant.util.yaml import parse_yaml
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -152,6 +153,23 @@ async def test_decoded_payload(
                 "correlation_ids": [response["correlation_id"]],
             }
         ]
+    }
+
+
+async def test_decoded_payload_written_in_yaml(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network, mqtt_watcher
+) -> None:
+    """A decoded payload from a YAML script, whose keys are a str subclass, is sent."""
+    device_id = await end_device(hass, network, "door-01")
+    watcher = mqtt_watcher(PUSH_TOPICS)
+    decoded = parse_yaml("led: 'on'\nschedule:\n  interval: 600\n")
+
+    await send_downlink(hass, device_id=device_id, f_port=3, decoded_payload=decoded)
+
+    _, body = await watcher.wait_for()
+    assert body["downlinks"][0]["decoded_payload"] == {
+        "led": "on",
+        "schedule": {"interval": 600},
     }
 
 

@@ -122,4 +122,9 @@ def decode_payload_text(text: str, payload_format: PayloadFormat) -> bytes:
 
 def build_downlink_message(downlinks: Sequence[Downlink]) -> bytes:
     """Return the body to publish on down/push or down/replace; [] clears the queue."""
-    return orjson.dumps({"downlinks": [downlink.as_json() for downlink in downlinks]})
+    # Keys of a decoded payload written in YAML are a str subclass, which orjson takes
+    # only with OPT_NON_STR_KEYS.
+    return orjson.dumps(
+        {"downlinks": [downlink.as_json() for downlink in downlinks]},
+        option=orjson.OPT_NON_STR_KEYS,
+    )
