@@ -373,3 +373,19 @@ async def test_session_stops_with_home_assistant(
     coordinator = init_integration.runtime_data
     await hass.async_stop()
     assert not coordinator.session._thread.is_alive()
+
+
+async def test_deleting_the_entry_deletes_its_stored_uplinks(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network, hass_storage
+) -> None:
+    """The devices' latest uplinks (positions among them) go with the entry."""
+    entry = init_integration
+    network.uplink("gps-tracker-01")
+    await async_wait_for(lambda: entry.runtime_data.counters.uplinks == 1)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    key = f"{DOMAIN}.{entry.entry_id}"
+    assert "gps-tracker-01" in hass_storage[key]["data"]["devices"]
+
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert key not in hass_storage

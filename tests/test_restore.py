@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from .common import async_wait_for
 from .uplinks import send_decoder_output, uplink_and_wait
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -68,3 +69,44 @@ async def test_restart_restores_every_state(
     await hass.async_block_till_done()
     assert entry.runtime_data.counters.uplinks == 0
     assert shown(hass, entry) == before
+
+
+async def test_a_field_that_changed_type_keeps_its_one_entity(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network
+) -> None:
+    """A number that later turns boolean stays one sensor, also after a restart."""
+    entry = init_integration
+    await uplink_and_wait(
+        hass, network, "raw-01", "sensor.raw_01_last_seen", decoded_payload={"mode": 2}
+    )
+    await uplink_and_wait(
+        hass,
+        network,
+        "raw-01",
+        "sensor.raw_01_last_seen",
+        decoded_payload={"mode": True},
+    )
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    registry = er.async_get(hass)
+    mode = [
+        entity.entity_id
+        for entity in er.async_entries_for_config_entry(registry, entry.entry_id)
+        if entity.unique_id.endswith("/field_mode")
+    ]
+    assert mode == ["sensor.raw_01_mode"]
+
+
+async def test_a_device_first_seen_by_its_join_is_registered(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network
+) -> None:
+    """A new device's first message is usually its join: it gets a named device."""
+    await hass.async_add_executor_job(network.join, "door-01")
+    await async_wait_for(lambda: hass.states.get("event.door_01_downlink") is not None)
+    device = dr.async_get(hass).async_get(
+        init_integration.runtime_data.devices["door-01"].ha_device_id
+    )
+    assert device.name == "door-01"
+    assert device.serial_number is not None

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, issue_registry as ir
 from homeassistant.helpers.device_registry import DeviceEntry
 from homeassistant.helpers.typing import ConfigType
 
+from .backfill import storage_issue_id
 from .const import DOMAIN
-from .coordinator import TtnCoordinator, TtnMqttConfigEntry
+from .coordinator import TtnCoordinator, TtnMqttConfigEntry, async_remove_store
 from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [
@@ -52,6 +53,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: TtnMqttConfigEntry) -> b
 async def async_unload_entry(hass: HomeAssistant, entry: TtnMqttConfigEntry) -> bool:
     """Unload the entities; the coordinator's stop runs as an unload callback."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: TtnMqttConfigEntry) -> None:
+    """Delete what the entry kept: its devices' latest uplinks and its repair issue."""
+    await async_remove_store(hass, entry)
+    ir.async_delete_issue(hass, DOMAIN, storage_issue_id(entry))
 
 
 async def async_remove_config_entry_device(

@@ -19,6 +19,7 @@ import ssl
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import ClientError, ClientResponseError, ClientTimeout, hdrs
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -35,6 +36,11 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 LEARN_MORE_URL = "https://www.thethingsindustries.com/docs/integrations/storage/enable/"
+
+
+def storage_issue_id(entry: ConfigEntry) -> str:
+    """Return the id of the entry's repair issue about its Storage Integration."""
+    return f"storage_{entry.entry_id}"
 
 
 class CatchUpProblem(StrEnum):
@@ -94,7 +100,7 @@ class StorageCatchUp:
     def __init__(self, coordinator: TtnCoordinator) -> None:
         """Prepare catching up for one coordinator; nothing runs until async_start."""
         self._coordinator = coordinator
-        self.issue_id = f"storage_{coordinator.entry.entry_id}"
+        self.issue_id = storage_issue_id(coordinator.entry)
         self._task: asyncio.Task[None] | None = None
         # The problem last told to the user: told once, until a catch-up works again.
         self._reported: CatchUpProblem | None = None

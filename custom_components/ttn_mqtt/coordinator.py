@@ -109,6 +109,15 @@ class TtnCounters:
     )
 
 
+def _store(hass: HomeAssistant, entry: ConfigEntry) -> Store[dict[str, Any]]:
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}")
+
+
+async def async_remove_store(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """Delete what an entry stored, when the entry is deleted."""
+    await _store(hass, entry).async_remove()
+
+
 def settings_from_entry(entry: ConfigEntry, **overrides: Any) -> SessionSettings:
     """Return the session settings of a config entry's data."""
     return settings_from_data(entry.data, **overrides)
@@ -162,9 +171,7 @@ class TtnCoordinator:
         self.session = Session(
             self.settings, on_message=self._receive, on_state=self._receive_state
         )
-        self._store: Store[dict[str, Any]] = Store(
-            hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}"
-        )
+        self._store = _store(hass, entry)
         self._inbox: deque[ApplicationUp | SessionState | None] = deque()
         self._drain_scheduled = False
         self._device_listeners: dict[str, list[CALLBACK_TYPE]] = {}
@@ -336,8 +343,11 @@ class TtnCoordinator:
         elif isinstance(message, DownlinkEvent):
             self._apply_downlink_event(message)
         elif isinstance(message, LocationSolved | JoinAccept):
+            # On a new device the first message is usually its join.
             device = self._device(message.device.device_id)
             device.last_seen = message.received_at or dt_util.utcnow()
+            if device.ha_device_id is None:
+                self._register_device(device, message.device.dev_eui)
             self._notify(device)
 
     @callback
@@ -510,9 +520,10 @@ class TtnCoordinator:
         self.application_device_id = entry.id
 
     @callback
-    def _register_device(self, device: TtnDevice) -> None:
+    def _register_device(self, device: TtnDevice, dev_eui: str | None = None) -> None:
         version = device.uplink.version_ids if device.uplink else None
-        dev_eui = device.uplink.device.dev_eui if device.uplink else None
+        if device.uplink is not None:
+            dev_eui = device.uplink.device.dev_eui
         entry = dr.async_get(self.hass).async_get_or_create(
             config_entry_id=self.entry.entry_id,
             identifiers={self.device_identifier(device.device_id)},
@@ -541,6 +552,7 @@ class TtnCoordinator:
                     "uplink": device.uplink.raw if device.uplink else None,
                     "fields": device.fields,
                     "sensor_attr": device.sensor_attr,
+                    "field_platforms": device.field_platforms,
                     "last_seen": device.last_seen.isoformat()
                     if device.last_seen
                     else None,
@@ -568,6 +580,7 @@ class TtnCoordinator:
                         device.uplink = message
             device.fields = saved.get("fields") or {}
             device.sensor_attr = saved.get("sensor_attr") or {}
+            device.field_platforms = saved.get("field_platforms") or {}
             if saved.get("last_seen"):
                 device.last_seen = dt_util.parse_datetime(saved["last_seen"])
             self._register_device(device)
