@@ -3,12 +3,14 @@
 Run by benchmarks/run.py as a process of its own (`python -m benchmarks.limit`), so its
 CPU time and memory are measured like Home Assistant's. It writes the same lines as
 the Home Assistant probe (benchmarks/custom_components/bench_probe): `ready <time>`
-once subscribed, and `w <seq> <time>` once an uplink is parsed and kept.
+once subscribed, `w <seq> <time>` once an uplink is parsed and kept, and `gc <seconds>
+<time>` after each full garbage collection.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import signal
 import threading
 import time
@@ -43,6 +45,18 @@ def main() -> None:
     def on_subscribe(*_: Any) -> None:
         lines.append(f"ready {time.time():.6f}\n")
 
+    collection_started = 0.0
+
+    def collected(phase: str, info: dict[str, Any]) -> None:
+        nonlocal collection_started
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            collection_started = time.perf_counter()
+        else:
+            took = time.perf_counter() - collection_started
+            lines.append(f"gc {took:.6f} {time.time():.6f}\n")
+
     def flush() -> None:
         with open(args.output, "a") as output:
             while not stop.wait(FLUSH_INTERVAL):
@@ -62,6 +76,7 @@ def main() -> None:
     client.on_subscribe = on_subscribe
     client.on_message = on_message
     signal.signal(signal.SIGTERM, lambda *_: client.disconnect())
+    gc.callbacks.append(collected)
     writer = threading.Thread(target=flush, name="bench-limit-writer")
     writer.start()
     try:

@@ -1,7 +1,7 @@
 """The benchmark's uplinks, generated once per run, and a publisher that sends them as they are.
 
-Each uplink is a full TTS `ApplicationUp` as ttn_sim builds it (rx_metadata of one to
-three gateways, settings, correlation ids: about 2 KB of JSON), whose decoded payload
+Each uplink is a full TTS `ApplicationUp` as ttn_sim builds it (rx_metadata of one or
+two gateways, settings, correlation ids: about 2 KB of JSON), whose decoded payload
 has 8 fields: four numbers, a boolean, a nested location, a string and `seq`, a number
 unique to the uplink that tells the measurement which uplink a state write came from.
 Every field changes on every uplink of a device, so every field's entity is updated.
@@ -25,10 +25,9 @@ from ttn_sim.messages import DEFAULT_GATEWAYS, new_session, uplink_message
 
 APP_ID = "bench-app"
 SEED = 20250404
-# Uplinks of a device are spaced like this on the server's clock, in publish order, so
-# that no uplink is older than the one before it.
-RECEIVED_SPACING_NS = 1_000_000
 MODES = ("periodic", "motion", "button")
+# Each uplink is heard by one or both: about 2 KB on average.
+GATEWAYS = DEFAULT_GATEWAYS[:2]
 
 
 @dataclass(frozen=True)
@@ -96,8 +95,20 @@ def _step[N: (int, float)](
     return moved if digits is None else round(moved, digits)
 
 
-def generate(devices: int, burst: int, steady: int) -> Workload:
-    """Generate one warm-up uplink per device, then the burst, then the fixed-rate part."""
+def generate(
+    devices: int,
+    burst: int,
+    steady: int,
+    *,
+    warmup_rate: float,
+    burst_rate: float,
+    steady_rate: float,
+) -> Workload:
+    """Generate one warm-up uplink per device, then the burst, then the fixed-rate part.
+
+    Each uplink's received_at is when it is to be published, as if the server had
+    just received it: in publish order, spaced by each part's rate.
+    """
     rng = random.Random(SEED)
     app = Application(APP_ID, "ttn")
     sim_devices = [
@@ -118,10 +129,16 @@ def generate(devices: int, burst: int, steady: int) -> Workload:
     sessions = [new_session(rng, f_cnt=rng.randint(1, 400)) for _ in sim_devices]
     readings = [Readings(random.Random(f"{SEED}:{index}")) for index in range(devices)]
     total = devices + burst + steady
-    start_ns = time.time_ns() - total * RECEIVED_SPACING_NS
+    spacing = (
+        [round(1e9 / warmup_rate)] * devices
+        + [round(1e9 / burst_rate)] * burst
+        + [round(1e9 / steady_rate)] * steady
+    )
+    received_ns = time.time_ns() - sum(spacing)
     packets: list[bytes] = []
     payload_bytes = 0
     for seq in range(total):
+        received_ns += spacing[seq]
         index = seq % devices
         device, session = sim_devices[index], sessions[index]
         decoded = readings[index].next(seq)
@@ -132,8 +149,8 @@ def generate(devices: int, burst: int, steady: int) -> Workload:
             rng.randbytes(11),
             decoded,
             rng=rng,
-            gateways=DEFAULT_GATEWAYS,
-            now_ns=start_ns + seq * RECEIVED_SPACING_NS,
+            gateways=GATEWAYS,
+            now_ns=received_ns,
         )
         session.f_cnt += 1
         payload = json.dumps(message).encode()

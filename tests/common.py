@@ -10,9 +10,9 @@ import time
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from ttn_sim import Broker
+from ttn_sim.client import Subscriber
 
 type Message = tuple[str, Any]
 type Predicate = Callable[[str, Any], bool] | str | None
@@ -33,21 +33,15 @@ async def async_wait_for(
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Blocking `async_wait_for`, for sync tests and fixtures.
-
-    It pauses with Event.wait, not time.sleep: the root conftest turns on Home
-    Assistant's blocking-call detector, which rejects time.sleep in the main thread
-    even when no event loop runs.
-    """
+    """Blocking `async_wait_for`, for sync tests and fixtures."""
     deadline = time.monotonic() + timeout
-    pause = threading.Event()
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
-        pause.wait(0.01)
+        time.sleep(0.01)
 
 
-class MqttWatcher:
+class MqttWatcher(Subscriber):
     """A plain MQTT client that records everything arriving on a topic filter.
 
     It connects as the network superuser unless given other credentials, and
@@ -65,29 +59,22 @@ class MqttWatcher:
         password: str | None = None,
     ) -> None:
         """Prepare the client; `start()` connects it."""
+        super().__init__(
+            broker.host,
+            broker.port,
+            username or broker.network_username,
+            password if username else broker.network_password,
+            topics=[topic],
+            on_message=self._record,
+        )
         self.topic = topic
-        self._broker = broker
         self._messages: list[Message] = []
         self._taken: set[int] = set()
         self._arrived = threading.Condition()
-        self._subscribed = threading.Event()
-        self.granted: list[mqtt.ReasonCode] = []
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
-        self._client.username_pw_set(
-            username or broker.network_username,
-            password if username else broker.network_password,
-        )
-        self._client.reconnect_delay_set(min_delay=0.1, max_delay=1)
-        self._client.on_connect = self._on_connect
-        self._client.on_subscribe = self._on_subscribe
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_message = self._on_message
 
-    def start(self, timeout: float = 5.0) -> None:
+    def start(self, timeout: float = 5.0) -> bool:
         """Connect and wait until the subscription is granted."""
-        self._client.connect(self._broker.host, self._broker.port)
-        self._client.loop_start()
-        if not self._subscribed.wait(timeout):
+        if not super().start(timeout):
             self.stop()
             raise AssertionError(f"watcher could not subscribe to {self.topic}")
         if any(code.is_failure for code in self.granted):
@@ -95,20 +82,16 @@ class MqttWatcher:
             raise AssertionError(
                 f"subscription to {self.topic} refused: {self.granted}"
             )
-
-    def stop(self) -> None:
-        """Disconnect and end the client's thread."""
-        self._client.disconnect()
-        self._client.loop_stop()
+        return True
 
     @property
     def is_subscribed(self) -> bool:
         """Whether the watcher is connected and subscribed right now."""
-        return self._subscribed.is_set()
+        return self.subscribed.is_set()
 
     def wait_subscribed(self, timeout: float = 5.0) -> None:
         """Wait until subscribed again, e.g. after the broker restarted."""
-        if not self._subscribed.wait(timeout):
+        if not self.subscribed.wait(timeout):
             raise AssertionError(f"watcher not subscribed to {self.topic} again")
 
     @property
@@ -120,7 +103,7 @@ class MqttWatcher:
     def publish(self, topic: str, payload: dict[str, Any] | str | bytes) -> None:
         """Publish as this watcher's user (QoS 0); dicts are sent as JSON."""
         data = json.dumps(payload) if isinstance(payload, dict) else payload
-        self._client.publish(topic, data).wait_for_publish(5)
+        self.client.publish(topic, data).wait_for_publish(5)
 
     def wait_for_sync(
         self, predicate: Predicate = None, timeout: float = 5.0
@@ -171,45 +154,11 @@ class MqttWatcher:
         topics = [topic for topic, _ in self._messages]
         return f"no message matching {predicate!r} within {timeout} s; got {topics}"
 
-    def _on_connect(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        flags: mqtt.ConnectFlags,
-        reason_code: mqtt.ReasonCode,
-        properties: mqtt.Properties | None,
-    ) -> None:
-        if not reason_code.is_failure:
-            client.subscribe(self.topic)
-
-    def _on_subscribe(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        mid: int,
-        reason_codes: list[mqtt.ReasonCode],
-        properties: mqtt.Properties | None,
-    ) -> None:
-        self.granted = list(reason_codes)
-        self._subscribed.set()
-
-    def _on_disconnect(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        flags: mqtt.DisconnectFlags,
-        reason_code: mqtt.ReasonCode,
-        properties: mqtt.Properties | None,
-    ) -> None:
-        self._subscribed.clear()
-
-    def _on_message(
-        self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage
-    ) -> None:
+    def _record(self, message: mqtt.MQTTMessage) -> None:
         try:
-            payload: Any = json.loads(msg.payload)
+            payload: Any = json.loads(message.payload)
         except ValueError:
-            payload = msg.payload
+            payload = message.payload
         with self._arrived:
-            self._messages.append((msg.topic, payload))
+            self._messages.append((message.topic, payload))
             self._arrived.notify_all()

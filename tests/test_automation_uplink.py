@@ -41,9 +41,7 @@ async def test_uplink_event_triggers_a_yaml_automation(
     assert await async_setup_component(hass, "automation", parse_yaml(AUTOMATION_YAML))
     await hass.async_block_till_done()
 
-    await uplink_and_wait(
-        hass, network, "th-sensor-01", "sensor.th_sensor_01_last_seen"
-    )
+    await uplink_and_wait(hass, network, "th-sensor-01")
     sent = network.uplink("door-01")
     await async_wait_for(lambda: calls)
     await hass.async_block_till_done()

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from homeassistant.components.binary_sensor import BinarySensorDeviceClass
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
-
-from custom_components.ttn_mqtt.fields import binary_sensor_class
 
 from .uplinks import send_decoder_output, shows, uplink_and_wait
 
@@ -21,9 +18,7 @@ async def test_door_contact(
 ) -> None:
     """door-01's `door_open` is a door binary sensor that follows each uplink."""
     for _ in range(2):
-        sent = await uplink_and_wait(
-            hass, network, "door-01", "sensor.door_01_last_seen"
-        )
+        sent = await uplink_and_wait(hass, network, "door-01")
         is_open = sent["uplink_message"]["decoded_payload"]["door_open"]
         assert shows(hass, "binary_sensor.door_01_door_open")[:3] == (
             STATE_ON if is_open else STATE_OFF,
@@ -40,7 +35,7 @@ async def test_nested_flags(
     hass: HomeAssistant, init_integration: MockConfigEntry, network
 ) -> None:
     """multi-01's nested `flags` become a problem and a tamper binary sensor."""
-    sent = await uplink_and_wait(hass, network, "multi-01", "sensor.multi_01_last_seen")
+    sent = await uplink_and_wait(hass, network, "multi-01")
     flags = sent["uplink_message"]["decoded_payload"]["flags"]
     assert shows(hass, "binary_sensor.multi_01_flags_alarm")[:3] == (
         STATE_ON if flags["alarm"] else STATE_OFF,
@@ -72,63 +67,18 @@ async def test_type_changes_and_hints(
         "relay": 1,
         "_sensor_attr": {"button": {"device_class": "running"}},
     }
-    await uplink_and_wait(
-        hass, network, "raw-01", "sensor.raw_01_last_seen", decoded_payload=decoded
-    )
+    await uplink_and_wait(hass, network, "raw-01", decoded_payload=decoded)
     assert shows(hass, "binary_sensor.raw_01_leak")[::2] == (STATE_ON, "moisture")
     assert shows(hass, "binary_sensor.raw_01_button")[::2] == (STATE_OFF, "running")
     assert hass.states.get("binary_sensor.raw_01_relay") is None
     assert shows(hass, "sensor.raw_01_relay")[0] == "1"
 
     await uplink_and_wait(
-        hass,
-        network,
-        "raw-01",
-        "sensor.raw_01_last_seen",
-        decoded_payload={"leak": 1, "button": None},
+        hass, network, "raw-01", decoded_payload={"leak": 1, "button": None}
     )
     assert hass.states.get("binary_sensor.raw_01_leak").state == STATE_UNKNOWN
     assert hass.states.get("binary_sensor.raw_01_button").state == STATE_UNKNOWN
     assert hass.states.get("sensor.raw_01_leak") is None
 
-    await uplink_and_wait(
-        hass,
-        network,
-        "raw-01",
-        "sensor.raw_01_last_seen",
-        decoded_payload={"leak": False},
-    )
+    await uplink_and_wait(hass, network, "raw-01", decoded_payload={"leak": False})
     assert hass.states.get("binary_sensor.raw_01_leak").state == STATE_OFF
-
-
-@pytest.mark.parametrize(
-    ("key", "device_class"),
-    [
-        ("door_open", BinarySensorDeviceClass.DOOR),
-        ("DOOR_OPEN_STATUS", BinarySensorDeviceClass.DOOR),
-        ("window", BinarySensorDeviceClass.WINDOW),
-        ("contact", BinarySensorDeviceClass.OPENING),
-        ("is_open", BinarySensorDeviceClass.OPENING),
-        ("motion", BinarySensorDeviceClass.MOTION),
-        ("pir_triggered", BinarySensorDeviceClass.MOTION),
-        ("occupancy", BinarySensorDeviceClass.OCCUPANCY),
-        ("roomOccupied", BinarySensorDeviceClass.OCCUPANCY),
-        ("presence", BinarySensorDeviceClass.PRESENCE),
-        ("water_leak", BinarySensorDeviceClass.MOISTURE),
-        ("leakage_status", BinarySensorDeviceClass.MOISTURE),
-        ("alarm", BinarySensorDeviceClass.PROBLEM),
-        ("temperature_alarm", BinarySensorDeviceClass.PROBLEM),
-        ("tamper", BinarySensorDeviceClass.TAMPER),
-        ("battery_low", BinarySensorDeviceClass.BATTERY),
-        ("lowBattery", BinarySensorDeviceClass.BATTERY),
-        ("vibration", BinarySensorDeviceClass.VIBRATION),
-        ("smoke_alarm", BinarySensorDeviceClass.SMOKE),
-        ("button", None),
-        ("valid", None),
-    ],
-)
-def test_binary_sensor_names(
-    key: str, device_class: BinarySensorDeviceClass | None
-) -> None:
-    """Boolean field names map to the device classes users expect."""
-    assert binary_sensor_class(key) is device_class

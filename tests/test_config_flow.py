@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 import json
 import logging
 from pathlib import Path
@@ -35,6 +35,7 @@ from custom_components.ttn_mqtt.const import (
     CONF_APP_EUI,
     CONF_APP_ID,
     CONF_BACKFILL_HOURS,
+    CONF_CA_PEM,
     CONF_HOST,
     CONF_PORT,
     CONF_SIGNAL_ENTITIES,
@@ -48,6 +49,7 @@ from custom_components.ttn_mqtt.const import (
 from custom_components.ttn_mqtt.protocol.auth_info import key_application_id
 from custom_components.ttn_mqtt.protocol.ids import normalize_host
 from ttn_sim import Application, Broker, Network, generate_api_key
+from ttn_sim.certs import generate_tls_material
 
 from .common import async_wait_for
 
@@ -191,9 +193,10 @@ def suggested(result: FlowResult) -> dict[str, Any]:
     return values
 
 
-async def start_user_flow(hass: HomeAssistant) -> FlowResult:
+async def start_user_flow(hass: HomeAssistant, *, advanced: bool = False) -> FlowResult:
+    """Start adding an application, with Home Assistant's advanced mode on or off."""
     result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER}
+        DOMAIN, context={"source": SOURCE_USER, "show_advanced_options": advanced}
     )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "user"
@@ -370,6 +373,112 @@ async def test_tls_against_an_untrusted_certificate_cannot_connect(
     assert result["description_placeholders"]["port"] == str(broker.tls_port)
     assert_translated(result)
     assert not hass.config_entries.async_entries(DOMAIN)
+
+
+# A self-hosted stack's own CA, in advanced mode.
+
+
+async def test_ca_field_shows_in_advanced_mode_only(
+    hass: HomeAssistant, config_entry: MockConfigEntry
+) -> None:
+    """A multi-line field after the TLS switch, in both steps; hidden otherwise."""
+    result = await start_user_flow(hass, advanced=True)
+    fields = [marker.schema for marker in result["data_schema"].schema]
+    assert fields[:4] == [CONF_HOST, CONF_PORT, CONF_USE_TLS, CONF_CA_PEM]
+    assert result["data_schema"].schema[CONF_CA_PEM].config["multiline"] is True
+    assert CONF_CA_PEM not in suggested(result)
+
+    result = await config_entry.start_reconfigure_flow(hass, show_advanced_options=True)
+    assert CONF_CA_PEM in [marker.schema for marker in result["data_schema"].schema]
+    assert_translated(result)
+    result = await config_entry.start_reconfigure_flow(hass)
+    assert CONF_CA_PEM not in [marker.schema for marker in result["data_schema"].schema]
+
+
+async def test_tls_with_own_ca_creates_an_entry_that_receives_uplinks(
+    hass: HomeAssistant, broker: Broker, network: Network, ttn_app: Application
+) -> None:
+    """The server's CA pasted in advanced mode is stored and trusted, at setup too."""
+    ca_pem = broker.ca_file.read_text()
+    result = await start_user_flow(hass, advanced=True)
+    values = user_input(
+        broker,
+        ttn_app,
+        **{
+            CONF_PORT: broker.tls_port,
+            CONF_USE_TLS: True,
+            CONF_CA_PEM: f"\n  {ca_pem}\n\n",
+        },
+    )
+    result = await configure(hass, result, values)
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_CA_PEM] == ca_pem.strip()
+    entry = result["result"]
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    events = async_capture_events(hass, EVENT_UPLINK)
+    network.uplink("door-01", decoded_payload={"door_open": True})
+    await async_wait_for(lambda: events)
+    assert events[0].data["ttn_device_id"] == "door-01"
+    assert events[0].data["decoded_payload"] == {"door_open": True}
+
+
+async def test_empty_ca_field_stores_nothing(
+    hass: HomeAssistant, broker: Broker, ttn_app: Application
+) -> None:
+    """Blanks in the CA field are no CA: the entry trusts the system's certificates."""
+    result = await start_user_flow(hass, advanced=True)
+    result = await configure(
+        hass, result, user_input(broker, ttn_app, **{CONF_CA_PEM: " \n "})
+    )
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert CONF_CA_PEM not in result["data"]
+
+
+@pytest.mark.parametrize(
+    "make_ca",
+    [
+        pytest.param(lambda ca: "my CA", id="not_pem"),
+        pytest.param(lambda ca: ca[: len(ca) // 2], id="cut_short"),
+        pytest.param(lambda ca: ca.replace("\n", "", 3), id="line_breaks_lost"),
+        pytest.param(lambda ca: f"CA für mein Netz\n{ca}", id="not_ascii"),
+        pytest.param(
+            lambda ca: ca + generate_tls_material().server_key_pem.decode(),
+            id="with_a_private_key",
+        ),
+    ],
+)
+async def test_invalid_ca_is_caught_before_connecting(
+    hass: HomeAssistant,
+    broker: Broker,
+    ttn_app: Application,
+    make_ca: Callable[[str], str],
+) -> None:
+    """A CA that is not PEM certificates alone is invalid_ca; nothing typed is lost."""
+    ca_pem = broker.ca_file.read_text()
+    typed = user_input(
+        broker,
+        ttn_app,
+        **{
+            CONF_PORT: broker.tls_port,
+            CONF_USE_TLS: True,
+            CONF_CA_PEM: make_ca(ca_pem),
+        },
+    )
+    result = await start_user_flow(hass, advanced=True)
+    result = await configure(hass, result, typed)
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_CA_PEM: "invalid_ca"}
+    assert_translated(result)
+    assert suggested(result) == typed
+    assert broker.count_connects(USER) == 0
+
+    result = await configure(hass, result, {**typed, CONF_CA_PEM: ca_pem})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_CA_PEM] == ca_pem.strip()
 
 
 async def test_refused_connection_then_recovery(
@@ -714,6 +823,57 @@ async def test_reconfigure_onto_another_entry_aborts(
     assert config_entry.unique_id == f"127.0.0.1/{USER}"
 
 
+async def test_reconfigure_keeps_or_removes_the_ca(
+    hass: HomeAssistant, config_entry: MockConfigEntry, broker: Broker
+) -> None:
+    """The stored CA stays when left as shown or hidden; an emptied field removes it."""
+    ca_pem = broker.ca_file.read_text().strip()
+    tls = {
+        CONF_HOST: "127.0.0.1",
+        CONF_PORT: broker.tls_port,
+        CONF_USE_TLS: True,
+        CONF_TENANT: "ttn",
+    }
+    hass.config_entries.async_update_entry(
+        config_entry, data={**config_entry.data, **tls, CONF_CA_PEM: ca_pem}
+    )
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.LOADED
+
+    # Advanced mode shows the stored CA; left as it is, it stays.
+    result = await config_entry.start_reconfigure_flow(hass, show_advanced_options=True)
+    assert suggested(result)[CONF_CA_PEM] == ca_pem
+    result = await configure(hass, result, suggested(result))
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert config_entry.data[CONF_CA_PEM] == ca_pem
+
+    # Without advanced mode the field is hidden, and the CA stays.
+    result = await config_entry.start_reconfigure_flow(hass)
+    result = await configure(hass, result, tls)
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert config_entry.data[CONF_CA_PEM] == ca_pem
+    assert config_entry.state is ConfigEntryState.LOADED
+
+    # A bad CA is refused; an emptied field (the frontend then sends no value)
+    # removes the CA: the system does not trust this server, and plain MQTT works.
+    result = await config_entry.start_reconfigure_flow(hass, show_advanced_options=True)
+    result = await configure(hass, result, {**tls, CONF_CA_PEM: "my CA"})
+    assert result["errors"] == {CONF_CA_PEM: "invalid_ca"}
+    assert_translated(result)
+    result = await configure(hass, result, tls)
+    assert result["errors"] == {"base": "cannot_connect"}
+    plain = {**tls, CONF_PORT: broker.port, CONF_USE_TLS: False}
+    result = await configure(hass, result, {**plain, CONF_CA_PEM: ""})
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert CONF_CA_PEM not in config_entry.data
+    assert config_entry.data[CONF_PORT] == broker.port
+    assert config_entry.state is ConfigEntryState.LOADED
+
+
 # Options.
 
 
@@ -894,6 +1054,7 @@ def test_every_field_and_error_has_a_text() -> None:
         "invalid_app_id",
         "invalid_app_eui",
         "invalid_api_key",
+        "invalid_ca",
         "api_key_id",
         "missing_rights",
         "unknown",

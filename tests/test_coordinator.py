@@ -10,6 +10,7 @@ import time
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import orjson
 import paho.mqtt.client as mqtt
@@ -18,6 +19,7 @@ from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
 )
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.ttn_mqtt.const import (
     CONF_API_KEY,
@@ -32,6 +34,7 @@ from custom_components.ttn_mqtt.protocol.topics import subscription_topic
 from ttn_sim.broker import generate_api_key
 
 from .common import async_wait_for
+from .uplinks import end_device
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -389,3 +392,31 @@ async def test_deleting_the_entry_deletes_its_stored_uplinks(
     await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
     assert key not in hass_storage
+
+
+async def test_a_device_of_an_unloaded_entry_is_not_deleted(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    network,
+    hass_ws_client: WebSocketGenerator,
+) -> None:
+    """Unloaded, the entry could not forget the device: deleting it says why."""
+    assert await async_setup_component(hass, "config", {})
+    device_id = await end_device(hass, network, "door-01")
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    client = await hass_ws_client(hass)
+
+    await client.send_json_auto_id(
+        {
+            "type": "config/device_registry/remove_config_entry",
+            "config_entry_id": init_integration.entry_id,
+            "device_id": device_id,
+        }
+    )
+
+    response = await client.receive_json()
+    assert not response["success"]
+    assert response["error"]["message"] == (
+        "The Things Network application test-app is not loaded"
+    )
+    assert dr.async_get(hass).async_get(device_id) is not None

@@ -26,9 +26,7 @@ async def test_tracker_moves_with_each_uplink(
     hass: HomeAssistant, init_integration: MockConfigEntry, network
 ) -> None:
     """gps-tracker-01 gets a GPS tracker that follows its next fix."""
-    first = await uplink_and_wait(
-        hass, network, "gps-tracker-01", "sensor.gps_tracker_01_last_seen"
-    )
+    first = await uplink_and_wait(hass, network, "gps-tracker-01")
     fix = first["uplink_message"]["decoded_payload"]
     state = hass.states.get(TRACKER)
     assert position(hass, TRACKER) == (fix["latitude"], fix["longitude"])
@@ -55,19 +53,12 @@ async def test_no_fix_keeps_the_last_position(
         hass,
         network,
         "raw-01",
-        "sensor.raw_01_last_seen",
         decoded_payload={"lat": 51.5, "lng": -0.12, "accuracy": 7.6},
     )
     tracker = "device_tracker.raw_01_location"
     assert position(hass, tracker) == (51.5, -0.12)
     assert hass.states.get(tracker).attributes[ATTR_GPS_ACCURACY] == 8
-    await uplink_and_wait(
-        hass,
-        network,
-        "raw-01",
-        "sensor.raw_01_last_seen",
-        decoded_payload={"lat": 0, "lng": 0},
-    )
+    await uplink_and_wait(hass, network, "raw-01", decoded_payload={"lat": 0, "lng": 0})
     assert position(hass, tracker) == (51.5, -0.12)
 
 
@@ -99,7 +90,6 @@ async def test_uplink_locations(
         hass,
         network,
         "raw-01",
-        "sensor.raw_01_last_seen",
         locations={
             "user": {
                 "latitude": 48.2,
@@ -120,10 +110,6 @@ async def test_no_position_no_tracker(
     hass: HomeAssistant, init_integration: MockConfigEntry, network
 ) -> None:
     """Devices that never report a position get no tracker."""
-    await uplink_and_wait(
-        hass, network, "th-sensor-01", "sensor.th_sensor_01_last_seen"
-    )
-    await uplink_and_wait(
-        hass, network, "th-sensor-01", "sensor.th_sensor_01_last_seen"
-    )
+    await uplink_and_wait(hass, network, "th-sensor-01")
+    await uplink_and_wait(hass, network, "th-sensor-01")
     assert hass.states.async_entity_ids("device_tracker") == []

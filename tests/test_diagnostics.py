@@ -16,9 +16,8 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.ttn_mqtt.const import DOMAIN
-
 from .common import async_wait_for
+from .uplinks import send_downlink
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -31,17 +30,12 @@ def _gateway_locations(uplink: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def _send_confirmed_downlink(hass: HomeAssistant, coordinator) -> None:
     """Send a confirmed downlink to th-sensor-01 and wait until it is acknowledged."""
-    await hass.services.async_call(
-        DOMAIN,
-        "send_downlink",
-        {
-            "device_id": coordinator.devices["th-sensor-01"].ha_device_id,
-            "f_port": 5,
-            "payload": "01 ff",
-            "confirmed": True,
-        },
-        blocking=True,
-        return_response=True,
+    await send_downlink(
+        hass,
+        device_id=coordinator.devices["th-sensor-01"].ha_device_id,
+        f_port=5,
+        payload="01 ff",
+        confirmed=True,
     )
     await async_wait_for(lambda: coordinator.counters.downlinks["ack"] == 1)
 
@@ -130,6 +124,49 @@ async def test_entry_diagnostics(
     assert str(position["latitude"]) not in dump
     assert str(position["longitude"]) not in dump
     assert tracker["uplink_message"]["frm_payload"] not in dump
+
+
+async def test_positions_are_redacted_however_their_keys_are_written(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    init_integration: MockConfigEntry,
+    network,
+) -> None:
+    """camelCase coordinates, which the tracker shows, are redacted like any other."""
+    coordinator = init_integration.runtime_data
+    sent = network.uplink(
+        "raw-01",
+        decoded_payload={
+            "gpsLatitude": 52.123456,
+            "gpsLongitude": 4.654321,
+            "batteryLevel": 87,
+        },
+    )
+    await async_wait_for(
+        lambda: (
+            (state := hass.states.get("device_tracker.raw_01_location")) is not None
+            and state.attributes["latitude"] == 52.123456
+        )
+    )
+
+    diagnostics = await get_diagnostics_for_config_entry(
+        hass, hass_client, init_integration
+    )
+
+    device = diagnostics["devices"]["raw-01"]
+    assert device["fields"] == {
+        "gpsLatitude": REDACTED,
+        "gpsLongitude": REDACTED,
+        "batteryLevel": 87,
+    }
+    uplink_message = device["latest_uplink"]["uplink_message"]
+    assert uplink_message["decoded_payload"]["gpsLongitude"] == REDACTED
+    assert uplink_message["frm_payload"] == REDACTED
+    dump = json.dumps(diagnostics)
+    assert "52.123456" not in dump
+    assert "4.654321" not in dump
+    assert sent["uplink_message"]["frm_payload"] not in dump
+    assert coordinator.counters.uplinks == 1
 
 
 async def test_reconnects_are_counted(

@@ -15,7 +15,7 @@ from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 from custom_components.ttn_mqtt.const import EVENT_DOWNLINK
 
 from .common import async_wait_for
-from .test_services import end_device, send_downlink
+from .uplinks import end_device, send_downlink
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 

@@ -36,15 +36,12 @@ async def test_restart_restores_every_state(
     """Unload and set up again with a silent broker: every value is back at once."""
     entry = init_integration
     for device_id in ("th-sensor-01", "door-01", "gps-tracker-01", "multi-01"):
-        await uplink_and_wait(
-            hass, network, device_id, f"sensor.{device_id.replace('-', '_')}_last_seen"
-        )
+        await uplink_and_wait(hass, network, device_id)
     await send_decoder_output(hass, network, "raw-01", "dragino_lht65")
     await uplink_and_wait(
         hass,
         network,
         "raw-01",
-        "sensor.raw_01_last_seen",
         decoded_payload={
             "water_level": 132,
             "_sensor_attr": {
@@ -76,16 +73,8 @@ async def test_a_field_that_changed_type_keeps_its_one_entity(
 ) -> None:
     """A number that later turns boolean stays one sensor, also after a restart."""
     entry = init_integration
-    await uplink_and_wait(
-        hass, network, "raw-01", "sensor.raw_01_last_seen", decoded_payload={"mode": 2}
-    )
-    await uplink_and_wait(
-        hass,
-        network,
-        "raw-01",
-        "sensor.raw_01_last_seen",
-        decoded_payload={"mode": True},
-    )
+    await uplink_and_wait(hass, network, "raw-01", decoded_payload={"mode": 2})
+    await uplink_and_wait(hass, network, "raw-01", decoded_payload={"mode": True})
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()

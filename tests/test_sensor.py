@@ -7,12 +7,7 @@ import json
 import logging
 from typing import Any
 
-from homeassistant.components.sensor import (
-    DEVICE_CLASS_STATE_CLASSES,
-    DEVICE_CLASS_UNITS,
-    SensorDeviceClass,
-    SensorStateClass,
-)
+from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.const import (
     ATTR_DEVICE_CLASS,
     STATE_UNAVAILABLE,
@@ -34,17 +29,11 @@ from custom_components.ttn_mqtt.const import (
     CONF_STALE_HOURS,
     DOMAIN,
 )
-from custom_components.ttn_mqtt.fields import (
-    SENSOR_FIELDS,
-    FieldSpec,
-    readable_name,
-    sensor_spec,
-)
-from custom_components.ttn_mqtt.payload import flatten_payload
+from custom_components.ttn_mqtt.fields import sensor_spec
 from custom_components.ttn_mqtt.sensor import with_hint
 
 from .common import async_wait_for
-from .uplinks import load_decoder, send_decoder_output, shows, uplink_and_wait
+from .uplinks import send_decoder_output, shows, uplink_and_wait
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -65,9 +54,7 @@ async def test_temperature_humidity_sensor(
     hass: HomeAssistant, init_integration: MockConfigEntry, network
 ) -> None:
     """th-sensor-01: temperature in °C, humidity in %, a battery in volts, and radio."""
-    sent = await uplink_and_wait(
-        hass, network, "th-sensor-01", "sensor.th_sensor_01_last_seen"
-    )
+    sent = await uplink_and_wait(hass, network, "th-sensor-01")
     decoded = sent["uplink_message"]["decoded_payload"]
     assert shows(hass, "sensor.th_sensor_01_temperature") == (
         str(decoded["temperature"]),
@@ -115,7 +102,7 @@ async def test_door_sensor_fields(
     hass: HomeAssistant, init_integration: MockConfigEntry, network
 ) -> None:
     """door-01: an opening counter and a battery in percent; the door is a binary sensor."""
-    sent = await uplink_and_wait(hass, network, "door-01", "sensor.door_01_last_seen")
+    sent = await uplink_and_wait(hass, network, "door-01")
     decoded = sent["uplink_message"]["decoded_payload"]
     assert shows(hass, "sensor.door_01_open_count") == (
         str(decoded["open_count"]),
@@ -136,9 +123,7 @@ async def test_gps_tracker_fields(
     hass: HomeAssistant, init_integration: MockConfigEntry, network
 ) -> None:
     """gps-tracker-01: coordinates go to the tracker; altitude, hdop, battery are sensors."""
-    sent = await uplink_and_wait(
-        hass, network, "gps-tracker-01", "sensor.gps_tracker_01_last_seen"
-    )
+    sent = await uplink_and_wait(hass, network, "gps-tracker-01")
     decoded = sent["uplink_message"]["decoded_payload"]
     assert shows(hass, "sensor.gps_tracker_01_altitude") == (
         str(decoded["altitude"]),
@@ -156,7 +141,7 @@ async def test_nested_arrays_strings_and_null(
     hass: HomeAssistant, init_integration: MockConfigEntry, network
 ) -> None:
     """multi-01: nested objects flatten, short arrays by index, strings are text."""
-    sent = await uplink_and_wait(hass, network, "multi-01", "sensor.multi_01_last_seen")
+    sent = await uplink_and_wait(hass, network, "multi-01")
     decoded = sent["uplink_message"]["decoded_payload"]
     assert shows(hass, "sensor.multi_01_sensor_temperature") == (
         str(decoded["sensor"]["temperature"]),
@@ -197,7 +182,7 @@ async def test_device_without_decoded_payload(
     hass: HomeAssistant, init_integration: MockConfigEntry, network
 ) -> None:
     """raw-01: no payload formatter, so only the uplink's own sensors."""
-    await uplink_and_wait(hass, network, "raw-01", "sensor.raw_01_last_seen")
+    await uplink_and_wait(hass, network, "raw-01")
     registry = er.async_get(hass)
     coordinator = init_integration.runtime_data
     ha_device = coordinator.devices["raw-01"].ha_device_id
@@ -215,7 +200,7 @@ async def test_signal_entities_enabled_show_the_uplink(
 ) -> None:
     """Enabled by the user, the radio sensors show the best gateway and the uplink."""
     registry = er.async_get(hass)
-    await uplink_and_wait(hass, network, "door-01", "sensor.door_01_last_seen")
+    await uplink_and_wait(hass, network, "door-01")
     for key in UPLINK_SENSOR_KEYS:
         registry.async_update_entity(
             f"sensor.door_01_{_object_id(key)}", disabled_by=None
@@ -260,7 +245,7 @@ async def test_signal_entities_option_off(
 ) -> None:
     """Turning the signal_entities option off removes the radio sensors; last seen stays."""
     entry = init_integration
-    await uplink_and_wait(hass, network, "door-01", "sensor.door_01_last_seen")
+    await uplink_and_wait(hass, network, "door-01")
     registry = er.async_get(hass)
 
     def signal_entities() -> list[str | None]:
@@ -279,7 +264,7 @@ async def test_signal_entities_option_off(
     await hass.async_block_till_done()
     assert signal_entities() == [None] * len(UPLINK_SENSOR_KEYS)
 
-    await uplink_and_wait(hass, network, "door-01", "sensor.door_01_last_seen")
+    await uplink_and_wait(hass, network, "door-01")
     assert signal_entities() == [None] * len(UPLINK_SENSOR_KEYS)
     assert hass.states.get("sensor.door_01_battery") is not None
 
@@ -364,20 +349,10 @@ async def test_field_appearing_later_gets_an_entity(
 ) -> None:
     """A field first sent in a later uplink becomes an entity then, with no reload."""
     await uplink_and_wait(
-        hass,
-        network,
-        "raw-01",
-        "sensor.raw_01_last_seen",
-        decoded_payload={"temperature": 20.5},
+        hass, network, "raw-01", decoded_payload={"temperature": 20.5}
     )
     assert hass.states.get("sensor.raw_01_co2") is None
-    await uplink_and_wait(
-        hass,
-        network,
-        "raw-01",
-        "sensor.raw_01_last_seen",
-        decoded_payload={"co2": 612},
-    )
+    await uplink_and_wait(hass, network, "raw-01", decoded_payload={"co2": 612})
     assert shows(hass, "sensor.raw_01_co2")[:3] == ("612", "ppm", "carbon_dioxide")
     # The uplink without temperature left it as it was.
     assert shows(hass, "sensor.raw_01_temperature")[0] == "20.5"
@@ -391,9 +366,7 @@ async def test_null_and_type_changes_raise_nothing(
 ) -> None:
     """null shows unknown; text where numbers were shows unknown, logged once."""
     send = {"temperature": 20.5, "label": "box", "level": 3}
-    await uplink_and_wait(
-        hass, network, "raw-01", "sensor.raw_01_last_seen", decoded_payload=send
-    )
+    await uplink_and_wait(hass, network, "raw-01", decoded_payload=send)
     for decoded, temperature, label, level in (
         ({"temperature": None}, STATE_UNKNOWN, "box", "3"),
         ({"temperature": 21}, "21", "box", "3"),
@@ -407,13 +380,7 @@ async def test_null_and_type_changes_raise_nothing(
         ),
         ({"temperature": 23.5, "level": 4}, "23.5", "7", "4"),
     ):
-        await uplink_and_wait(
-            hass,
-            network,
-            "raw-01",
-            "sensor.raw_01_last_seen",
-            decoded_payload=decoded,
-        )
+        await uplink_and_wait(hass, network, "raw-01", decoded_payload=decoded)
         assert shows(hass, "sensor.raw_01_temperature")[:2] == (temperature, "°C")
         assert shows(hass, "sensor.raw_01_label")[0] == label
         assert shows(hass, "sensor.raw_01_level")[0] == level
@@ -451,13 +418,7 @@ async def test_decoder_hints_win_over_the_table(
             "broken": ["not", "an", "object"],
         },
     }
-    await uplink_and_wait(
-        hass,
-        network,
-        "raw-01",
-        "sensor.raw_01_last_seen",
-        decoded_payload=decoded,
-    )
+    await uplink_and_wait(hass, network, "raw-01", decoded_payload=decoded)
     assert shows(hass, "sensor.raw_01_water_level") == (
         "132",
         "cm",
@@ -498,7 +459,7 @@ async def test_stale_device_turns_unavailable_once(
     await async_wait_for(
         lambda: hass.states.get("sensor.th_sensor_01_temperature") is not None
     )
-    await uplink_and_wait(hass, network, "door-01", "sensor.door_01_last_seen")
+    await uplink_and_wait(hass, network, "door-01")
     assert hass.states.get("sensor.th_sensor_01_temperature").state != STATE_UNAVAILABLE
 
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=1))
@@ -512,9 +473,7 @@ async def test_stale_device_turns_unavailable_once(
     assert len(stale_lines) == 1
     assert "th-sensor-01" in stale_lines[0].getMessage()
 
-    await uplink_and_wait(
-        hass, network, "th-sensor-01", "sensor.th_sensor_01_last_seen"
-    )
+    await uplink_and_wait(hass, network, "th-sensor-01")
     assert hass.states.get("sensor.th_sensor_01_temperature").state != STATE_UNAVAILABLE
     await hass.config_entries.async_unload(config_entry.entry_id)
 
@@ -551,84 +510,7 @@ async def test_deleted_device_returns_when_it_reports(
     assert dr.async_get(hass).async_get(device_id) is not None
 
 
-# The table of field names, as data.
-
-
-@pytest.mark.parametrize(
-    ("key", "value", "expected"),
-    [
-        ("temperature", 21.5, ("temperature", "°C")),
-        ("TempC_SHT", 21.5, ("temperature", "°C")),
-        ("temperature_3", 21.5, ("temperature", "°C")),
-        ("soil_temperature", 12.0, ("temperature", "°C")),
-        ("temperature_max", 30.0, ("temperature", "°C")),
-        ("temp_f", 70.0, ("temperature", "°F")),
-        ("Hum_SHT", 50.0, ("humidity", "%")),
-        ("relative_humidity_2", 50.0, ("humidity", "%")),
-        ("battery", 87, ("battery", "%")),
-        ("battery", 3.61, ("voltage", "V")),
-        ("battery", 3612, ("voltage", "mV")),
-        ("BatV", 3.05, ("voltage", "V")),
-        ("BAT_V", 2.952, ("voltage", "V")),
-        ("battery_voltage", 3300, ("voltage", "mV")),
-        ("vdd", 3600, ("voltage", "mV")),
-        ("voltage", 230.1, ("voltage", "V")),
-        ("pressure", 1013.2, ("pressure", "hPa")),
-        ("pressure", 101325, ("pressure", "Pa")),
-        ("pressure", 101.3, ("pressure", "kPa")),
-        ("barometric_pressure_4", 1013.2, ("atmospheric_pressure", "hPa")),
-        ("co2", 612, ("carbon_dioxide", "ppm")),
-        ("tvoc", 120, ("volatile_organic_compounds_parts", "ppb")),
-        ("illuminance_5", 300, ("illuminance", "lx")),
-        ("lux", 300, ("illuminance", "lx")),
-        ("light_intensity", 300, ("illuminance", "lx")),
-        ("pm2_5", 12, ("pm25", "µg/m³")),
-        ("PM10", 20, ("pm10", "µg/m³")),
-        ("distance", 1520, ("distance", "mm")),
-        ("water_volume", 12.5, ("water", "L")),
-        ("energy", 12.5, ("energy", "kWh")),
-        ("active_power", 120, ("power", "W")),
-        ("current", 1.2, ("current", "A")),
-        ("rssi", -80, ("signal_strength", "dBm")),
-        ("soil_moisture", 33, ("moisture", "%")),
-        ("wind_speed", 3.2, ("wind_speed", "m/s")),
-        ("analog_in_3", 1.2, (None, None)),
-        ("Bat_status", 3, (None, None)),
-        ("battery_status", 3, (None, None)),
-        ("temperature_alarm", 1, (None, None)),
-        ("water_level", 40, (None, None)),
-        ("mystery", 4, (None, None)),
-    ],
-)
-def test_field_table(
-    key: str, value: float, expected: tuple[str | None, str | None]
-) -> None:
-    """Common decoder field names map to their unit and device class."""
-    spec = sensor_spec(key, value)
-    assert (spec.device_class, spec.unit) == expected
-
-
-def test_field_table_is_valid_for_home_assistant() -> None:
-    """Every unit and state class in the table is one Home Assistant accepts."""
-    for name, rule in SENSOR_FIELDS.items():
-        specs = (
-            [rule]
-            if isinstance(rule, FieldSpec)
-            else [rule(value) for value in (1, 3.3, 50, 500, 5000, 50000, 200000)]
-        )
-        for spec in specs:
-            if spec.device_class is None:
-                continue
-            assert spec.unit in DEVICE_CLASS_UNITS[spec.device_class], name
-            assert spec.state_class in DEVICE_CLASS_STATE_CLASSES[spec.device_class], (
-                name
-            )
-
-
-def test_counters_are_total_increasing() -> None:
-    """Counters (`count`, `pulses`, `door_open_times`) add up; they are not measurements."""
-    for key in ("count", "open_count", "pulses", "DOOR_OPEN_TIMES"):
-        assert sensor_spec(key, 12).state_class is SensorStateClass.TOTAL_INCREASING
+# Decoder hints, as data.
 
 
 @pytest.mark.parametrize(
@@ -664,55 +546,3 @@ def test_hints(hint: Any, expected: tuple[Any, Any, Any]) -> None:
     """Hints are validated against what Home Assistant accepts."""
     spec = with_hint(sensor_spec("temperature", 20.0), hint)
     assert (spec.device_class, spec.unit, spec.state_class) == expected
-
-
-@pytest.mark.parametrize(
-    ("key", "name"),
-    [
-        ("battery_voltage", "Battery voltage"),
-        ("TempC_SHT", "Temp C SHT"),
-        ("DOOR_OPEN_STATUS", "Door open status"),
-        ("measureInterval", "Measure interval"),
-        ("gps_34_altitude", "GPS 34 altitude"),
-        ("pm2_5", "PM2.5"),
-        ("co2", "CO2"),
-        ("Battery(%)", "Battery(%)"),
-    ],
-)
-def test_readable_names(key: str, name: str) -> None:
-    """Decoded fields are named after their key, made readable."""
-    assert readable_name(key) == name
-
-
-def test_flattening() -> None:
-    """Nested objects join their keys; short arrays go by index, long ones are left out."""
-    assert flatten_payload(
-        {
-            "gps_34": {"latitude": 1.5, "longitude": 2.5},
-            "readings": [1, 2],
-            "samples": list(range(20)),
-            "_sensor_attr": {"x": {}},
-            "none": None,
-        }
-    ) == {
-        "gps_34_latitude": 1.5,
-        "gps_34_longitude": 2.5,
-        "readings_0": 1,
-        "readings_1": 2,
-        "none": None,
-    }
-
-
-def test_sensecap_measurements_are_named() -> None:
-    """SenseCAP readings are fields named after the measurement, wherever they sit."""
-    fields = flatten_payload(load_decoder("sensecap_s2120")["decoded_payloads"][0])
-    assert fields["air_temperature"] == 18
-    assert fields["barometric_pressure"] == 88810
-    assert not any(key.startswith("messages_") for key in fields)
-    # Their decoders send negative values as text.
-    assert flatten_payload(
-        {"messages": [{"measurementId": "4097", "measurementValue": "-0.9"}]}
-    ) == {"air_temperature": -0.9}
-    assert flatten_payload(
-        {"messages": [{"measurementId": 4242, "measurementValue": 1}]}
-    ) == {"measurement_4242": 1}

@@ -18,31 +18,12 @@ from custom_components.ttn_mqtt.const import DOMAIN
 from custom_components.ttn_mqtt.protocol.downlink import Priority
 
 from .common import async_wait_for
+from .uplinks import end_device, send_downlink
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 PUSH_TOPICS = "v3/test-app@ttn/devices/+/down/push"
 CONNECTIVITY = "binary_sensor.test_app_connection"
-
-
-async def end_device(hass: HomeAssistant, network, ttn_id: str) -> str:
-    """Let the device send an uplink; return its Home Assistant device id."""
-    coordinator = hass.config_entries.async_entries(DOMAIN)[0].runtime_data
-    network.uplink(ttn_id)
-    await async_wait_for(
-        lambda: (
-            ttn_id in coordinator.devices
-            and coordinator.devices[ttn_id].ha_device_id is not None
-        )
-    )
-    return coordinator.devices[ttn_id].ha_device_id
-
-
-async def send_downlink(hass: HomeAssistant, **data: Any) -> dict[str, Any]:
-    """Call the action as an automation does, with its response."""
-    return await hass.services.async_call(
-        DOMAIN, "send_downlink", data, blocking=True, return_response=True
-    )
 
 
 async def test_confirmed_downlink_json_on_the_broker(

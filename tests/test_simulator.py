@@ -20,6 +20,7 @@ import pytest
 
 from ttn_sim import Application, Broker, Network, SimDevice, generate_api_key
 from ttn_sim.broker import API_KEY_PATTERN
+from ttn_sim.client import Subscriber
 
 from .common import MqttWatcher, wait_for
 
@@ -533,8 +534,8 @@ def test_command_runs_and_stops_cleanly_on_sigint(socket_enabled: None, tmp_path
         api_key,
     ]
     command += ["--interval", "0.05", "--state-file", str(state_file)]
-    # Output goes to files: communicate(timeout=...) would call time.sleep, which the
-    # blocking-call detector forbids in this thread.
+    # Output goes to files: a pipe that nobody reads while the command runs could
+    # fill up and stall it.
     with (tmp_path / "out").open("w") as out, (tmp_path / "err").open("w") as err:
         process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=out, stderr=err)
     broker_pid = None
@@ -575,22 +576,24 @@ def _first_uplink(info: dict[str, Any]) -> dict[str, Any]:
     """Connect as the command's application and return the first uplink seen."""
     received: list[dict[str, Any]] = []
     arrived = threading.Event()
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
-    client.username_pw_set(info["username"], info["api_key"])
-    client.on_connect = lambda c, *_: c.subscribe(f"v3/{info['username']}/devices/+/up")
 
-    def on_message(client, userdata, message):
+    def on_message(message: mqtt.MQTTMessage) -> None:
         received.append(json.loads(message.payload))
         arrived.set()
 
-    client.on_message = on_message
-    client.connect(info["host"], info["port"])
-    client.loop_start()
+    application = Subscriber(
+        info["host"],
+        info["port"],
+        info["username"],
+        info["api_key"],
+        topics=[f"v3/{info['username']}/devices/+/up"],
+        on_message=on_message,
+    )
     try:
+        assert application.start(), "could not subscribe to the command's uplinks"
         assert arrived.wait(5), "no uplink from the command"
     finally:
-        client.disconnect()
-        client.loop_stop()
+        application.stop()
     return received[0]
 
 

@@ -1,4 +1,4 @@
-"""Helpers for entity tests: send uplinks, wait for them, read what a user sees."""
+"""Helpers for entity and action tests: send uplinks and downlinks, read what a user sees."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 
 from homeassistant.const import ATTR_DEVICE_CLASS, ATTR_UNIT_OF_MEASUREMENT
 from homeassistant.core import HomeAssistant
+
+from custom_components.ttn_mqtt.const import DOMAIN
 
 from .common import async_wait_for
 
@@ -29,9 +31,17 @@ def shows(
 
 
 async def uplink_and_wait(
-    hass: HomeAssistant, network, device_id: str, entity_id: str, **kwargs: Any
+    hass: HomeAssistant,
+    network,
+    device_id: str,
+    entity_id: str | None = None,
+    **kwargs: Any,
 ) -> dict[str, Any]:
-    """Send an uplink and wait until the entity has been written for it; return it."""
+    """Send an uplink and wait until an entity has been written for it; return it.
+
+    The entity is the device's last-seen sensor, written on every uplink, unless named.
+    """
+    entity_id = entity_id or last_seen_entity(device_id)
     before = hass.states.get(entity_id)
     # Home Assistant updates last_reported of an unchanged state in place.
     reported = before.last_reported if before else None
@@ -65,10 +75,25 @@ async def send_decoder_output(
     fixture = load_decoder(name)
     for decoded in fixture["decoded_payloads"]:
         await uplink_and_wait(
-            hass,
-            network,
-            device_id,
-            last_seen_entity(device_id),
-            decoded_payload=decoded,
-            f_port=fixture["f_port"],
+            hass, network, device_id, decoded_payload=decoded, f_port=fixture["f_port"]
         )
+
+
+async def end_device(hass: HomeAssistant, network, ttn_id: str) -> str:
+    """Let the device send an uplink; return its Home Assistant device id."""
+    coordinator = hass.config_entries.async_entries(DOMAIN)[0].runtime_data
+    network.uplink(ttn_id)
+    await async_wait_for(
+        lambda: (
+            ttn_id in coordinator.devices
+            and coordinator.devices[ttn_id].ha_device_id is not None
+        )
+    )
+    return coordinator.devices[ttn_id].ha_device_id
+
+
+async def send_downlink(hass: HomeAssistant, **data: Any) -> dict[str, Any]:
+    """Call the send_downlink action as an automation does, with its response."""
+    return await hass.services.async_call(
+        DOMAIN, "send_downlink", data, blocking=True, return_response=True
+    )

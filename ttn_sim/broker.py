@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 from types import TracebackType
 from typing import Self
@@ -30,11 +29,17 @@ from .security import (
     network_role,
 )
 
-ID_PATTERN = re.compile(r"^[a-z0-9](?:-?[a-z0-9]){2,}$")
+_ID_PATTERN = re.compile(r"^[a-z0-9](?:-?[a-z0-9]){2,}$")
 API_KEY_PATTERN = re.compile(r"^NNSXS\.[A-Z2-7]{39}\.[A-Z2-7]{52}$")
 _BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 5.0
+
+
+def check_id(what: str, value: str) -> None:
+    """Raise ValueError for an application, tenant or device id TTN would refuse."""
+    if len(value) > 36 or not _ID_PATTERN.match(value):
+        raise ValueError(f"invalid {what}: {value!r}")
 
 
 def generate_api_key() -> str:
@@ -56,11 +61,10 @@ class Application:
 
     def __post_init__(self) -> None:
         """Refuse ids TTN would refuse: they end up in topics and ACLs."""
-        for what, value in (("application id", self.app_id), ("tenant", self.tenant)):
-            if what == "tenant" and value == "":
-                continue
-            if len(value) > 36 or not ID_PATTERN.match(value):
-                raise ValueError(f"invalid {what}: {value!r}")
+        check_id("application id", self.app_id)
+        # An empty tenant is The Things Stack Open Source.
+        if self.tenant:
+            check_id("tenant", self.tenant)
 
     @property
     def username(self) -> str:
@@ -80,6 +84,9 @@ class Broker:
     only downlink pushes and replaces; a wrong key gets CONNACK 5. A superuser
     (`network_username`) stands in for the network server. Logs, configuration and
     certificates live in `workdir`; a temporary one is removed by `stop()`.
+
+    Starting and stopping block for a moment. Tests do it on the event loop's thread
+    on purpose: the integration's MQTT client reads on a thread of its own.
     """
 
     host = "127.0.0.1"
@@ -108,11 +115,6 @@ class Broker:
         self._tls = generate_tls_material()
         self._process: subprocess.Popen[bytes] | None = None
         self._archived_log = ""
-
-    @property
-    def applications(self) -> tuple[Application, ...]:
-        """The applications whose API keys the broker accepts."""
-        return tuple(self._applications.values())
 
     @property
     def ca_file(self) -> Path:
@@ -217,10 +219,9 @@ class Broker:
         if process is None or process.poll() is not None:
             return
         process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + _STOP_TIMEOUT
-        while process.poll() is None and time.monotonic() < deadline:
-            _pause()
-        if process.poll() is None:
+        try:
+            process.wait(_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
 
@@ -293,7 +294,7 @@ class Broker:
                     log.seek(log_offset)
                     if re.search(rb"mosquitto version \S+ running", log.read()):
                         return
-            _pause()
+            time.sleep(0.01)
         self._terminate()
         raise RuntimeError(f"mosquitto did not start:\n{self._log_tail()}")
 
@@ -301,17 +302,6 @@ class Broker:
         stderr_file = self.workdir / "mosquitto.stderr"
         stderr = stderr_file.read_text(errors="replace") if stderr_file.exists() else ""
         return "\n".join((self.log_text() + stderr).splitlines()[-lines:])
-
-
-def _pause() -> None:
-    """Wait 10 ms without time.sleep.
-
-    Tests call start(), restart() and stop() from Home Assistant's event loop thread,
-    where its blocking-call detector turns time.sleep (and Popen.wait with a timeout,
-    which sleeps) into errors. Holding that thread up briefly is intended here: the
-    broker is test scaffolding, and the integration's MQTT client has its own thread.
-    """
-    threading.Event().wait(0.01)
 
 
 def _free_port() -> int:

@@ -5,7 +5,7 @@ import random
 import re
 from typing import Literal
 
-from .broker import ID_PATTERN
+from .broker import check_id
 from .payloads import (
     DoorContact,
     GpsTracker,
@@ -54,8 +54,7 @@ class SimDevice:
 
     def __post_init__(self) -> None:
         """Refuse ids and EUIs TTN would refuse."""
-        if len(self.device_id) > 36 or not ID_PATTERN.match(self.device_id):
-            raise ValueError(f"invalid device id: {self.device_id!r}")
+        check_id("device id", self.device_id)
         for name in ("dev_eui", "join_eui"):
             if not _EUI_PATTERN.match(getattr(self, name)):
                 raise ValueError(f"invalid {name}: {getattr(self, name)!r}")

@@ -25,9 +25,9 @@ from types import TracebackType
 from typing import Any, Literal, Self
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from .broker import Application, Broker
+from .client import Subscriber
 from .devices import SimDevice, default_devices
 from .downlinks import DownlinkRejected, parse_request, transmission_error
 from .messages import (
@@ -88,9 +88,18 @@ class Network:
         self._queues: dict[str, list[dict[str, Any]]] = {}
         self._sending: set[str] = set()
         self._lock = threading.RLock()
-        self._connected = threading.Event()
         self._scheduler = Scheduler(f"ttn-sim-network-{application.app_id}")
-        self._client: mqtt.Client | None = None
+        self._subscriber = Subscriber(
+            broker.host,
+            broker.port,
+            broker.network_username,
+            broker.network_password,
+            topics=[self._topic("+", "down/push"), self._topic("+", "down/replace")],
+            on_message=self._receive_request,
+            # Unique: a second network on the same broker must not take this one's place.
+            client_id=f"ttn-sim-network-{application.app_id}-{id(self):x}",
+        )
+        self._running = False
         for device in default_devices(seed) if devices is None else devices:
             self.add_device(device)
 
@@ -110,46 +119,27 @@ class Network:
 
     def start(self) -> None:
         """Connect, subscribe to downlink requests and wait until subscribed."""
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            # Unique: a second network on the same broker must not take this one's place.
-            client_id=f"ttn-sim-network-{self.application.app_id}-{id(self):x}",
-            protocol=mqtt.MQTTv311,
-        )
-        client.username_pw_set(
-            self.broker.network_username, self.broker.network_password
-        )
-        # Come back fast after a test restarts the broker.
-        client.reconnect_delay_set(min_delay=0.1, max_delay=1)
-        client.on_connect = self._on_connect
-        client.on_subscribe = self._on_subscribe
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        self._client = client
         self._scheduler.start()
-        client.connect(self.broker.host, self.broker.port, keepalive=30)
-        client.loop_start()
-        if not self._connected.wait(_TIMEOUT):
+        self._running = True
+        if not self._subscriber.start(_TIMEOUT):
             self.stop()
             raise RuntimeError("the simulated network could not connect to the broker")
 
     def stop(self) -> None:
         """Drop pending events, disconnect and end every thread the network started."""
         self._scheduler.stop()
-        client, self._client = self._client, None
-        if client is not None:
-            client.disconnect()
-            client.loop_stop()
-        self._connected.clear()
+        if self._running:
+            self._running = False
+            self._subscriber.stop()
 
     @property
     def is_connected(self) -> bool:
         """Whether connected and subscribed to downlink requests right now."""
-        return self._connected.is_set()
+        return self._subscriber.subscribed.is_set()
 
     def wait_connected(self, timeout: float = _TIMEOUT) -> bool:
         """Wait until connected and subscribed (e.g. after a broker restart)."""
-        return self._connected.wait(timeout)
+        return self._subscriber.subscribed.wait(timeout)
 
     def build_uplink(
         self,
@@ -230,9 +220,13 @@ class Network:
         Assistant is disconnected knows it cannot arrive late, after a reconnect.
         Subscribers still get it at their own subscription's QoS 0, as from TTS.
         """
-        if not self._connected.wait(_TIMEOUT) or self._client is None:
+        if not self._running or not self.wait_connected():
             raise RuntimeError("the simulated network is not connected to the broker")
-        self._client.publish(topic, payload, qos=1).wait_for_publish(_TIMEOUT)
+        info = self._subscriber.client.publish(topic, payload, qos=1)
+        # wait_for_publish returns quietly on a timeout: the promise above would not hold.
+        info.wait_for_publish(_TIMEOUT)
+        if not info.is_published():
+            raise RuntimeError(f"the broker did not acknowledge a message on {topic}")
 
     def queue(self, device_id: str) -> list[dict[str, Any]]:
         """Return (a copy of) the downlinks waiting for the device, as queued."""
@@ -278,52 +272,13 @@ class Network:
 
     # paho thread
 
-    def _on_connect(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        flags: mqtt.ConnectFlags,
-        reason_code: mqtt.ReasonCode,
-        properties: mqtt.Properties | None,
-    ) -> None:
-        if reason_code.is_failure:
-            _LOGGER.error("ttn_sim: network refused by the broker: %s", reason_code)
-            return
-        # Sessions are not persistent: subscribe again on every connect.
-        client.subscribe(
-            [
-                (self._topic("+", "down/push"), 0),
-                (self._topic("+", "down/replace"), 0),
-            ]
-        )
-
-    def _on_subscribe(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        mid: int,
-        reason_codes: list[mqtt.ReasonCode],
-        properties: mqtt.Properties | None,
-    ) -> None:
-        self._connected.set()
-
-    def _on_disconnect(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        flags: mqtt.DisconnectFlags,
-        reason_code: mqtt.ReasonCode,
-        properties: mqtt.Properties | None,
-    ) -> None:
-        self._connected.clear()
-
-    def _on_message(
-        self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage
-    ) -> None:
+    def _receive_request(self, message: mqtt.MQTTMessage) -> None:
         # v3/<uid>/devices/<device_id>/down/<push|replace>
-        parts = msg.topic.split("/")
+        parts = message.topic.split("/")
         device_id, mode = parts[3], parts[5]
-        self._scheduler.call_soon(self._handle_request, device_id, mode, msg.payload)
+        self._scheduler.call_soon(
+            self._handle_request, device_id, mode, message.payload
+        )
 
     # worker thread
 
@@ -399,8 +354,8 @@ class Network:
                 body=body,
                 now_ns=time.time_ns(),
             )
-        if self._client is not None:
-            self._client.publish(
+        if self._running:
+            self._subscriber.client.publish(
                 self._topic(device_id, _EVENT_TOPICS[event]), json.dumps(message)
             )
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import config_validation as cv, issue_registry as ir
 from homeassistant.helpers.device_registry import DeviceEntry
 from homeassistant.helpers.typing import ConfigType
@@ -11,7 +13,7 @@ from homeassistant.helpers.typing import ConfigType
 from .backfill import storage_issue_id
 from .const import DOMAIN
 from .coordinator import TtnCoordinator, TtnMqttConfigEntry, async_remove_store
-from .services import async_setup_services
+from .services import async_setup_services, end_device_id
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -65,12 +67,16 @@ async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: TtnMqttConfigEntry, device: DeviceEntry
 ) -> bool:
     """Let the user delete an end device; it comes back if it reports again."""
+    if entry.state is not ConfigEntryState.LOADED:
+        # Its stored devices come back at the next setup, the deleted one included.
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="entry_not_loaded",
+            translation_placeholders={"application": entry.title},
+        )
     coordinator = entry.runtime_data
     if coordinator.application_identifier in device.identifiers:
         return False
-    for domain, identifier in device.identifiers:
-        if domain == DOMAIN and identifier.startswith(f"{coordinator.uid}/"):
-            coordinator.async_forget_device(
-                identifier.removeprefix(f"{coordinator.uid}/")
-            )
+    if (device_id := end_device_id(coordinator, device)) is not None:
+        coordinator.async_forget_device(device_id)
     return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 import logging
+import ssl
 from typing import Any, ClassVar
 
 from aiohttp import ClientError, hdrs
@@ -31,6 +32,7 @@ from .const import (
     CONF_APP_EUI,
     CONF_APP_ID,
     CONF_BACKFILL_HOURS,
+    CONF_CA_PEM,
     CONF_HOST,
     CONF_PORT,
     CONF_SIGNAL_ENTITIES,
@@ -70,6 +72,7 @@ _API_KEY_SELECTOR = TextSelector(
     TextSelectorConfig(type=TextSelectorType.PASSWORD, autocomplete="off")
 )
 _TEXT_SELECTOR = TextSelector()
+_PEM_SELECTOR = TextSelector(TextSelectorConfig(multiline=True))
 
 
 def _hours_selector(maximum: int) -> vol.All:
@@ -89,7 +92,8 @@ def _hours_selector(maximum: int) -> vol.All:
 
 # Where to connect, shared by the user and reconfigure steps. The tenant only has a
 # suggested value, not a default: a default would come back when a user of The Things
-# Stack Open Source empties the field.
+# Stack Open Source empties the field. Only a self-hosted stack with a private CA needs
+# the CA field, so it shows in Home Assistant's advanced mode only.
 CONNECTION_FIELDS: dict[vol.Marker, Any] = {
     vol.Required(CONF_HOST, default=DEFAULT_HOST): SelectSelector(
         SelectSelectorConfig(
@@ -105,6 +109,7 @@ CONNECTION_FIELDS: dict[vol.Marker, Any] = {
         vol.Coerce(int),
     ),
     vol.Required(CONF_USE_TLS, default=True): BooleanSelector(),
+    vol.Optional(CONF_CA_PEM, description={"advanced": True}): _PEM_SELECTOR,
     vol.Optional(
         CONF_TENANT, description={"suggested_value": DEFAULT_TENANT}
     ): _TEXT_SELECTOR,
@@ -165,6 +170,8 @@ def _clean(user_input: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str
             errors[CONF_APP_EUI] = "invalid_app_eui"
     else:
         data.pop(CONF_APP_EUI, None)
+    if not data.get(CONF_CA_PEM):
+        data.pop(CONF_CA_PEM, None)
     if CONF_API_KEY in data and not is_valid_api_key(data[CONF_API_KEY]):
         errors[CONF_API_KEY] = (
             "api_key_id"
@@ -172,6 +179,22 @@ def _clean(user_input: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str
             else "invalid_api_key"
         )
     return data, errors
+
+
+def _is_ca_pem(text: str) -> bool:
+    """Return whether text holds PEM certificates the TLS session will load.
+
+    It loads them as the session does, so it touches ssl: run it in the executor.
+    """
+    # The session would skip a private key pasted with the certificate; it must not
+    # end up stored in the entry.
+    if "PRIVATE KEY" in text:
+        return False
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cadata=text)
+    except (ssl.SSLError, TypeError):  # TypeError: text that is not ASCII.
+        return False
+    return True
 
 
 def _unique_id(data: Mapping[str, Any]) -> str:
@@ -203,7 +226,7 @@ class TtnConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             user_input = {CONF_TENANT: "", **user_input}
-            data, errors = _clean(user_input)
+            data, errors = await self._async_clean(user_input)
             if not errors:
                 await self.async_set_unique_id(_unique_id(data))
                 self._abort_if_unique_id_configured()
@@ -252,16 +275,20 @@ class TtnConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Change the host, port, TLS, tenant or API key of an entry."""
+        """Change the host, port, TLS, CA certificate, tenant or API key of an entry."""
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
             user_input = {CONF_TENANT: "", **user_input}
             if not user_input.get(CONF_API_KEY):
                 user_input.pop(CONF_API_KEY, None)
-            changes, errors = _clean(user_input)
+            changes, errors = await self._async_clean(user_input)
             if not errors:
                 data = {**entry.data, **changes}
+                # The field shows the stored CA, so an emptied field removes it; a
+                # hidden field keeps it.
+                if self.show_advanced_options and CONF_CA_PEM not in changes:
+                    data.pop(CONF_CA_PEM, None)
                 unique_id = _unique_id(data)
                 other = self.hass.config_entries.async_entry_for_domain_unique_id(
                     DOMAIN, unique_id
@@ -286,6 +313,17 @@ class TtnConfigFlow(ConfigFlow, domain=DOMAIN):
             errors=errors,
             description_placeholders=self._placeholders,
         )
+
+    async def _async_clean(
+        self, user_input: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """Clean the input as _clean does, and check a CA certificate off the loop."""
+        data, errors = _clean(user_input)
+        if CONF_CA_PEM in data and not await self.hass.async_add_executor_job(
+            _is_ca_pem, data[CONF_CA_PEM]
+        ):
+            errors[CONF_CA_PEM] = "invalid_ca"
+        return data, errors
 
     async def _async_try_connect(self, data: Mapping[str, Any]) -> str | None:
         """Connect as setup will; return an error key, or None when all is well."""

@@ -7,16 +7,18 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 import logging
 from types import MappingProxyType
 from typing import Any, ClassVar
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
-from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, Context, Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
+from homeassistant.helpers.json import json_fragment
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
@@ -72,6 +74,7 @@ STALE_CHECK_INTERVAL = timedelta(minutes=1)
 DRAIN_BATCH = 200
 
 type TtnMqttConfigEntry = ConfigEntry[TtnCoordinator]
+type DeviceListener = Callable[[Context | None], None]
 
 
 @dataclass(slots=True)
@@ -172,9 +175,10 @@ class TtnCoordinator:
             self.settings, on_message=self._receive, on_state=self._receive_state
         )
         self._store = _store(hass, entry)
-        self._inbox: deque[ApplicationUp | SessionState | None] = deque()
+        self._save_pending = False
+        self._inbox: deque[tuple[str, bytes] | SessionState] = deque()
         self._drain_scheduled = False
-        self._device_listeners: dict[str, list[CALLBACK_TYPE]] = {}
+        self._device_listeners: dict[str, list[DeviceListener]] = {}
         self._new_data_listeners: list[Callable[[TtnDevice], None]] = []
         self._link_listeners: list[CALLBACK_TYPE] = []
         self._downlink_listeners: list[Callable[[DownlinkEvent], None]] = []
@@ -254,12 +258,16 @@ class TtnCoordinator:
 
     @callback
     def async_add_device_listener(
-        self, device_id: str, update: CALLBACK_TYPE
+        self, device_id: str, update: DeviceListener
     ) -> CALLBACK_TYPE:
-        """Call update on each new uplink of one device; return the unsubscriber."""
+        """Call update on each new uplink of one device; return the unsubscriber.
+
+        update gets the context of the uplink's event, or None when what changed
+        came from no uplink.
+        """
         listeners = self._device_listeners.setdefault(device_id, [])
         listeners.append(update)
-        return lambda: listeners.remove(update)
+        return partial(listeners.remove, update)
 
     @callback
     def async_add_new_data_listener(
@@ -267,13 +275,13 @@ class TtnCoordinator:
     ) -> CALLBACK_TYPE:
         """Call listener for every device update, before entities; platforms add entities."""
         self._new_data_listeners.append(listener)
-        return lambda: self._new_data_listeners.remove(listener)
+        return partial(self._new_data_listeners.remove, listener)
 
     @callback
     def async_add_link_listener(self, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
         """Call update when the connection or the entities' availability changes."""
         self._link_listeners.append(update)
-        return lambda: self._link_listeners.remove(update)
+        return partial(self._link_listeners.remove, update)
 
     @callback
     def async_add_downlink_listener(
@@ -281,7 +289,7 @@ class TtnCoordinator:
     ) -> CALLBACK_TYPE:
         """Call listener with each downlink report."""
         self._downlink_listeners.append(listener)
-        return lambda: self._downlink_listeners.remove(listener)
+        return partial(self._downlink_listeners.remove, listener)
 
     # Downlinks.
 
@@ -289,27 +297,21 @@ class TtnCoordinator:
         """Publish a downlink body; return False, sending nothing, when not connected."""
         return self.session.publish(downlink_topic(self.uid, device_id, mode), body)
 
-    # Messages: parsed on the session's thread, applied on the event loop.
+    # Messages: read on the session's thread, parsed and applied on the event loop.
 
     def _receive(self, topic: str, payload: bytes) -> None:
-        """Parse on the session's thread so a busy event loop does not slow the socket."""
-        try:
-            device_topic = parse_topic(self.uid, topic)
-            message = parse_payload(payload)
-        except TtnParseError as err:
-            _LOGGER.debug("Skipping a message on %s: %s", topic, err)
-            self._hand_over(None)
-            return
-        if message.device.device_id != device_topic.device_id:
-            _LOGGER.debug("Skipping a message on %s: for another device", topic)
-            self._hand_over(None)
-            return
-        self._hand_over(message)
+        """Hand a message over as it came: the session's thread only reads.
+
+        Parsing here would not spare the event loop (the two threads share the GIL),
+        and would slow the reading of the socket in a burst, when the server drops what
+        it cannot write. Waiting as bytes, messages cost the garbage collector nothing.
+        """
+        self._hand_over((topic, payload))
 
     def _receive_state(self, state: SessionState) -> None:
         self._hand_over(state)
 
-    def _hand_over(self, item: ApplicationUp | SessionState | None) -> None:
+    def _hand_over(self, item: tuple[str, bytes] | SessionState) -> None:
         self._inbox.append(item)
         if not self._drain_scheduled:
             self._drain_scheduled = True
@@ -323,15 +325,28 @@ class TtnCoordinator:
             if not inbox:
                 return
             item = inbox.popleft()
-            if item is None:
-                self.counters.malformed += 1
-            elif isinstance(item, SessionState):
+            if isinstance(item, SessionState):
                 self._apply_state(item)
             else:
-                self.apply_message(item)
+                self._apply_received(*item)
         if inbox and not self._drain_scheduled:
             self._drain_scheduled = True
             self.hass.loop.call_soon(self._drain)
+
+    @callback
+    def _apply_received(self, topic: str, payload: bytes) -> None:
+        try:
+            device_topic = parse_topic(self.uid, topic)
+            message = parse_payload(payload)
+        except TtnParseError as err:
+            _LOGGER.debug("Skipping a message on %s: %s", topic, err)
+            self.counters.malformed += 1
+            return
+        if message.device.device_id != device_topic.device_id:
+            _LOGGER.debug("Skipping a message on %s: for another device", topic)
+            self.counters.malformed += 1
+            return
+        self.apply_message(message)
 
     @callback
     def apply_message(
@@ -377,6 +392,10 @@ class TtnCoordinator:
         if device.ha_device_id is None:
             self._register_device(device)
         best = uplink.best_gateway
+        # One context for the event and every state the uplink changes: they belong
+        # together, and Home Assistant ties each new context to its first event in a
+        # reference cycle, which only a full garbage collection frees.
+        context = Context()
         self.hass.bus.async_fire(
             EVENT_UPLINK,
             {
@@ -393,10 +412,11 @@ class TtnCoordinator:
                 "simulated": uplink.simulated,
                 "backfilled": backfilled,
             },
+            context=context,
         )
         if newest:
-            self._notify(device)
-        self._store.async_delay_save(self._data_to_store, STORAGE_SAVE_DELAY)
+            self._notify(device, context)
+        self._async_schedule_save()
 
     @callback
     def _apply_downlink_event(self, event: DownlinkEvent) -> None:
@@ -422,11 +442,11 @@ class TtnCoordinator:
             listener(event)
 
     @callback
-    def _notify(self, device: TtnDevice) -> None:
+    def _notify(self, device: TtnDevice, context: Context | None = None) -> None:
         for listener in self._new_data_listeners:
             listener(device)
         for update in self._device_listeners.get(device.device_id, ()):
-            update()
+            update(context)
 
     # The link to the server.
 
@@ -497,7 +517,7 @@ class TtnCoordinator:
                     self._stale_after,
                 )
             for update in self._device_listeners.get(device.device_id, ()):
-                update()
+                update(None)
 
     def _device(self, device_id: str) -> TtnDevice:
         device = self.devices.get(device_id)
@@ -541,15 +561,33 @@ class TtnCoordinator:
     def async_forget_device(self, device_id: str) -> None:
         """Forget a device the user deleted; it returns with its next uplink."""
         self.devices.pop(device_id, None)
-        self._store.async_delay_save(self._data_to_store, STORAGE_SAVE_DELAY)
+        self._async_schedule_save()
 
     # Storage: the latest uplink of each device survives a restart.
 
+    @callback
+    def _async_schedule_save(self) -> None:
+        """Save at most STORAGE_SAVE_DELAY after the first change since the last save.
+
+        Store.async_delay_save starts its delay again on every call: called for each
+        uplink, it would not save for as long as uplinks keep coming.
+        """
+        if not self._save_pending:
+            self._save_pending = True
+            self._store.async_delay_save(self._data_to_store, STORAGE_SAVE_DELAY)
+
     def _data_to_store(self) -> dict[str, Any]:
+        # Called in the executor while uplinks are applied on the event loop: the
+        # loops here go over copies, made in one step. The values are encoded in one
+        # step too, by orjson.
+        self._save_pending = False
         return {
             "devices": {
                 device.device_id: {
-                    "uplink": device.uplink.raw if device.uplink else None,
+                    # As received: stored without being decoded and encoded again.
+                    "uplink": json_fragment(device.uplink.raw_json)
+                    if device.uplink
+                    else None,
                     "fields": device.fields,
                     "sensor_attr": device.sensor_attr,
                     "field_platforms": device.field_platforms,
@@ -557,7 +595,7 @@ class TtnCoordinator:
                     if device.last_seen
                     else None,
                 }
-                for device in self.devices.values()
+                for device in list(self.devices.values())
             },
             "ledger": self.ledger.as_dict(),
         }

@@ -3,8 +3,8 @@
 Redacted: the API key (it reads the application's traffic and sends downlinks), a
 self-hosted stack's CA certificate (it names private infrastructure), and every
 position: coordinates under any name a payload formatter or The Things Stack gives
-them (`latitude`, `gps_lat`, ...), and the frm_payload of an uplink whose decoded
-payload holds a position, as those bytes encode the same position.
+them (`latitude`, `gps_lat`, `gpsLatitude`, ...), and the frm_payload of an uplink
+whose decoded payload holds a position, as those bytes encode the same position.
 
 Kept: device ids, DevEUIs, JoinEUIs and device addresses. They are what a user looks
 up in the TTN console, they travel over the air in the clear, and they grant nothing:
@@ -21,12 +21,12 @@ from homeassistant.components.diagnostics import REDACTED, async_redact_data
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntry
 
-from .const import CONF_API_KEY, CONF_CA_PEM, DOMAIN
+from .const import CONF_API_KEY, CONF_CA_PEM
 from .coordinator import TtnCoordinator, TtnDevice, TtnMqttConfigEntry
+from .fields import position_role
+from .services import end_device_id
 
 TO_REDACT = {CONF_API_KEY, CONF_CA_PEM}
-# The last word of a key that holds a coordinate: `latitude`, `gps_34_latitude`, `lng`.
-COORDINATE_WORDS = {"latitude", "longitude", "lat", "lon", "lng"}
 
 
 async def async_get_config_entry_diagnostics(
@@ -58,15 +58,7 @@ async def async_get_device_diagnostics(
     if coordinator.application_identifier in device.identifiers:
         data["counters"] = _counters(coordinator)
         return data
-    prefix = f"{coordinator.uid}/"
-    device_id = next(
-        (
-            identifier.removeprefix(prefix)
-            for domain, identifier in device.identifiers
-            if domain == DOMAIN and identifier.startswith(prefix)
-        ),
-        None,
-    )
+    device_id = end_device_id(coordinator, device)
     known = coordinator.devices.get(device_id) if device_id else None
     data["device_id"] = device_id
     # None for a device in the registry whose stored data was lost.
@@ -124,10 +116,15 @@ def _redact_uplink(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _is_coordinate(key: Any, value: Any) -> bool:
+    """Return whether a value is a latitude or longitude, named as the tracker reads it.
+
+    Text counts too: redacting a position the tracker would not show costs nothing.
+    """
     return (
         isinstance(key, str)
         and isinstance(value, int | float | str)
-        and key.lower().rsplit("_", 1)[-1] in COORDINATE_WORDS
+        and (position := position_role(key)) is not None
+        and position[1] in ("latitude", "longitude")
     )
 
 

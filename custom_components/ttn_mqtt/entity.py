@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
-from homeassistant.core import callback
+from homeassistant.core import Context, callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
 
@@ -54,10 +54,14 @@ class TtnDeviceEntity(Entity):
         self.device_id = device_id
         self.key = key
         self._attr_unique_id = f"{coordinator.uid}/{device_id}/{key}"
-        self._attr_device_info = DeviceInfo(
-            identifiers={coordinator.device_identifier(device_id)}
-        )
         self._shown: Hashable = None
+
+    @property
+    def device_info(self) -> DeviceInfo:
+        """Return the end device; made when asked, as it is asked once, when added."""
+        return DeviceInfo(
+            identifiers={self.coordinator.device_identifier(self.device_id)}
+        )
 
     @property
     def available(self) -> bool:
@@ -95,10 +99,12 @@ class TtnDeviceEntity(Entity):
         )
 
     @callback
-    def _handle_device_update(self) -> None:
+    def _handle_device_update(self, context: Context | None) -> None:
         shown = self._snapshot()
         if shown != self._shown:
             self._shown = shown
+            if context is not None:
+                self.async_set_context(context)
             self.async_write_ha_state()
 
     @callback

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from homeassistant.components.event import EventEntity
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import TtnCoordinator, TtnDevice, TtnMqttConfigEntry
 from .entity import NewKeys, TtnDeviceEntity
-from .protocol.downlink import own_correlation_id
+from .protocol.downlink import report_details
 from .protocol.messages import DownlinkEvent, DownlinkStatus
 
 PARALLEL_UPDATES = 0
@@ -88,13 +86,5 @@ class TtnDownlinkEvent(TtnDeviceEntity, EventEntity):
     def _handle_downlink(self, event: DownlinkEvent) -> None:
         if event.device.device_id != self.device_id or event.status not in EVENT_TYPES:
             return
-        attributes: dict[str, Any] = {
-            "correlation_id": own_correlation_id(event.downlink_correlation_ids),
-            "correlation_ids": list(event.downlink_correlation_ids),
-            "f_port": event.f_port,
-        }
-        if event.status is DownlinkStatus.FAILED:
-            attributes["error_name"] = event.error_name
-            attributes["error_message"] = event.error_message
-        self._trigger_event(event.status.value, attributes)
+        self._trigger_event(event.status.value, report_details(event))
         self.async_write_ha_state()

@@ -60,7 +60,6 @@ class FieldSpec:
 MEASUREMENT = FieldSpec()
 COUNTER = FieldSpec(state_class=SensorStateClass.TOTAL_INCREASING)
 
-_M = SensorStateClass.MEASUREMENT
 _TEMPERATURE = FieldSpec(SensorDeviceClass.TEMPERATURE, UnitOfTemperature.CELSIUS)
 _HUMIDITY = FieldSpec(SensorDeviceClass.HUMIDITY, PERCENTAGE)
 _VOLTS = FieldSpec(SensorDeviceClass.VOLTAGE, UnitOfElectricPotential.VOLT)

@@ -8,18 +8,19 @@ each device has a sensor of it, `sensor.<device>_seq`. For each write of such a 
 the probe appends `w <seq> <last_updated>` to its output file: `last_updated` is the
 time Home Assistant's state machine stamped the new state, so that the probe's own
 bookkeeping adds nothing to the latency it reports. It also appends `started <time>`
-once Home Assistant has started, and `ready <time>` once `expected` marker sensors exist
-(with a value, when `require_state` is set); the time is when the last of them was
-written. Lines are written from the executor five times a second, when there are any.
+once Home Assistant has started, `ready <time>` once `expected` marker sensors exist
+(with a value, when `require_state` is set; the time is when the last of them was
+written) and `gc <seconds> <time>` after each full garbage collection, as those hold
+everything up. Lines are written from the executor five times a second, when any.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+import gc
 from pathlib import Path
 import time
-
-import voluptuous as vol
+from typing import Any
 
 from homeassistant.const import (
     EVENT_HOMEASSISTANT_STARTED,
@@ -27,10 +28,17 @@ from homeassistant.const import (
     STATE_UNAVAILABLE,
     STATE_UNKNOWN,
 )
-from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.core import (
+    CALLBACK_TYPE,
+    Event,
+    EventStateChangedData,
+    HomeAssistant,
+    callback,
+)
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
+import voluptuous as vol
 
 DOMAIN = "bench_probe"
 MARKER_PREFIX = "sensor."
@@ -58,7 +66,10 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     output = Path(conf["output"])
     expected: int = conf["expected"]
     require_state: bool = conf["require_state"]
+    # Appended to from the event loop and, for collections, from any thread: each
+    # append is one step under the GIL, and flush() takes what is there in one.
     lines: list[str] = []
+    collection_started = 0.0
 
     def append(text: str) -> None:
         with output.open("a") as file:
@@ -67,8 +78,9 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     @callback
     def flush(_now: object = None) -> None:
         if lines:
-            text = "".join(lines)
-            lines.clear()
+            count = len(lines)
+            text = "".join(lines[:count])
+            del lines[:count]
             hass.async_add_executor_job(append, text)
 
     @callback
@@ -87,7 +99,17 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
             return
         lines.append(f"w {seq} {new_state.last_updated_timestamp:.6f}\n")
 
-    cancel_ready_poll = None
+    def collected(phase: str, info: dict[str, Any]) -> None:
+        nonlocal collection_started
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            collection_started = time.perf_counter()
+        else:
+            took = time.perf_counter() - collection_started
+            lines.append(f"gc {took:.6f} {time.time():.6f}\n")
+
+    cancel_ready_poll: CALLBACK_TYPE | None = None
 
     @callback
     def check_ready(_now: object = None) -> None:
@@ -117,6 +139,8 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
         if expected == 0:
             check_ready()
 
+    # For as long as the process runs: the probe is never unloaded.
+    gc.callbacks.append(collected)
     hass.bus.async_listen(EVENT_STATE_CHANGED, state_written)
     hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STARTED, started)
     async_track_time_interval(hass, flush, FLUSH_INTERVAL, cancel_on_shutdown=True)

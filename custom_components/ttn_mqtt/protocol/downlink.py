@@ -14,6 +14,7 @@ import uuid
 import orjson
 
 from .errors import DownlinkError
+from .messages import DownlinkEvent, DownlinkStatus
 
 F_PORT_MIN = 1
 F_PORT_MAX = 223
@@ -105,6 +106,20 @@ def own_correlation_id(correlation_ids: Iterable[str]) -> str | None:
     return next(
         (cid for cid in correlation_ids if cid.startswith(CORRELATION_PREFIX)), None
     )
+
+
+def report_details(event: DownlinkEvent) -> dict[str, Any]:
+    """Return what a report says of its downlink: ids, f_port, and why it failed."""
+    details: dict[str, Any] = {
+        # Ours alone, so that an automation's event trigger can match it.
+        "correlation_id": own_correlation_id(event.downlink_correlation_ids),
+        "correlation_ids": list(event.downlink_correlation_ids),
+        "f_port": event.f_port,
+    }
+    if event.status is DownlinkStatus.FAILED:
+        details["error_name"] = event.error_name
+        details["error_message"] = event.error_message
+    return details
 
 
 def decode_payload_text(text: str, payload_format: PayloadFormat) -> bytes:

@@ -81,7 +81,14 @@ class Message:
     device: EndDeviceIds
     received_at: datetime | None
     correlation_ids: tuple[str, ...]
-    raw: dict[str, Any] = field(repr=False, compare=False)
+    # The whole message as received, as JSON: a fraction of the memory of the decoded
+    # object, which is only needed to store it or to show it in diagnostics.
+    raw_json: bytes = field(repr=False, compare=False)
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """Return the whole message as received, decoded anew."""
+        return orjson.loads(self.raw_json)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -293,7 +300,7 @@ def _decoded(parent: dict[str, Any]) -> dict[str, Any] | None:
     return None if value is None else _object(value, "decoded_payload")
 
 
-def _uplink(common: dict[str, Any], up: dict[str, Any]) -> Uplink:
+def _uplink(common: dict[str, Any], up: dict[str, Any], *, simulated: bool) -> Uplink:
     settings = _optional_object(up, "settings")
     lora = _optional_object(_optional_object(settings, "data_rate"), "lora")
     rx_metadata = up.get("rx_metadata")
@@ -309,7 +316,7 @@ def _uplink(common: dict[str, Any], up: dict[str, Any]) -> Uplink:
         frm_payload=_text(up, "frm_payload"),
         decoded_payload=_decoded(up),
         confirmed=_bool(up, "confirmed"),
-        simulated=_bool(common["raw"], "simulated"),
+        simulated=simulated,
         gateways=tuple(_gateway(item) for item in rx_metadata),
         spreading_factor=_int(lora, "spreading_factor"),
         bandwidth=_int(lora, "bandwidth"),
@@ -364,14 +371,25 @@ def _downlink_event(
 def parse_application_up(body: Any) -> ApplicationUp:
     """Parse one decoded ApplicationUp object; raise TtnParseError when it is not one."""
     body = _object(body, "message")
+    try:
+        raw_json = orjson.dumps(body)
+    except orjson.JSONEncodeError as err:
+        raise _fail(f"not JSON: {err}") from None
+    return _parse(body, raw_json)
+
+
+def _parse(body: Any, raw_json: bytes) -> ApplicationUp:
+    body = _object(body, "message")
     common: dict[str, Any] = {
         "device": _device_ids(body),
         "received_at": _timestamp(body, "received_at"),
         "correlation_ids": _strings(body, "correlation_ids"),
-        "raw": body,
+        "raw_json": raw_json,
     }
     if (up := body.get("uplink_message")) is not None:
-        return _uplink(common, _object(up, "uplink_message"))
+        return _uplink(
+            common, _object(up, "uplink_message"), simulated=_bool(body, "simulated")
+        )
     if (join := body.get("join_accept")) is not None:
         _object(join, "join_accept")
         return JoinAccept(**common)
@@ -403,4 +421,4 @@ def parse_payload(payload: bytes) -> ApplicationUp:
         body = orjson.loads(payload)
     except orjson.JSONDecodeError as err:
         raise _fail(f"not JSON: {err}") from None
-    return parse_application_up(body)
+    return _parse(body, payload)

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future
+import contextlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 import logging
 import random
+import socket
 import ssl
 import threading
 import time
@@ -30,6 +32,10 @@ from .topics import subscription_topic
 
 _LOGGER = logging.getLogger(__name__)
 
+# What the kernel may buffer of the connection: about 4000 uplinks of 2 KB.
+RECEIVE_BUFFER = 8 * 1024 * 1024
+# How much is read from the socket at once: about a hundred uplinks.
+READ_CHUNK = 256 * 1024
 # CONNACK 4 (bad user name or password) and 5 (not authorised), as paho names them.
 _AUTH_FAILURES = frozenset({"Bad user name or password", "Not authorized"})
 
@@ -90,6 +96,53 @@ class SessionStats:
     last_error: str | None = None
 
 
+def _enlarge_receive_buffer(client: mqtt.Client, userdata: Any, sock: Any) -> None:
+    """Let the kernel hold a burst of uplinks while this thread waits for the GIL.
+
+    The server drops what it cannot write to the connection, and the default buffer
+    holds only tens of uplinks. Home Assistant's own MQTT client does the same.
+    """
+    with contextlib.suppress(OSError):
+        # Linux caps it at net.core.rmem_max; other systems may refuse it.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+
+
+class _BufferedClient(mqtt.Client):
+    """paho's client, reading the socket in large pieces.
+
+    paho reads a packet's header a byte at a time, each read a system call. While the
+    event loop's thread wants the GIL, every system call hands it over, and this thread
+    waits up to a switch interval (5 ms) to get it back: in a burst it fell behind, and
+    the server dropped uplinks. Read in large pieces, packets come from memory. What
+    is read ahead is invisible to select(): call loop_read() while `buffered`.
+    paho-mqtt is pinned (2.1.0): all its reads go through _sock_recv.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._chunk = b""
+        self._offset = 0
+
+    @property
+    def buffered(self) -> bool:
+        """Return whether bytes read from the socket wait to be handled."""
+        return self._offset < len(self._chunk)
+
+    def forget_buffer(self) -> None:
+        """Drop what was read ahead: the connection it came from is gone."""
+        self._chunk = b""
+        self._offset = 0
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        if self._offset >= len(self._chunk):
+            # Raises BlockingIOError when nothing came; b"" is a closed connection.
+            self._chunk = super()._sock_recv(READ_CHUNK)
+            self._offset = 0
+        data = self._chunk[self._offset : self._offset + bufsize]
+        self._offset += len(data)
+        return data
+
+
 def _backoff_delay(failures: int, minimum: float, maximum: float) -> float:
     """Return a capped exponential delay with jitter, so clients don't return together."""
     ceiling = min(maximum, minimum * 2 ** min(failures, 30))
@@ -119,7 +172,7 @@ class Session:
         self._state = SessionState.STOPPED
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._client: mqtt.Client | None = None
+        self._client: _BufferedClient | None = None
         self._first_result: Future[ConnectResult] = Future()
         # Set on the session thread by paho's callbacks, read after each connection.
         self._result: ConnectResult | None = None
@@ -169,9 +222,9 @@ class Session:
         except Exception:
             _LOGGER.exception("Error in the session's state callback")
 
-    def _build_client(self) -> mqtt.Client:
+    def _build_client(self) -> _BufferedClient:
         settings = self.settings
-        client = mqtt.Client(
+        client = _BufferedClient(
             CallbackAPIVersion.VERSION2,
             client_id=f"ttn_mqtt-{uuid.uuid4().hex[:12]}",
             protocol=mqtt.MQTTv311,
@@ -190,6 +243,7 @@ class Session:
         # With a write callback registered, paho's publish() from another thread only
         # queues the packet and wakes this thread's select(); it never writes itself.
         client.on_socket_register_write = lambda client, userdata, sock: None
+        client.on_socket_open = _enlarge_receive_buffer
         return client
 
     def _run(self) -> None:
@@ -232,10 +286,11 @@ class Session:
                 _LOGGER.debug("First connection failed: %s", error)
             self._first_result.set_result(result)
 
-    def _connect_and_loop(self, client: mqtt.Client) -> ConnectResult:
+    def _connect_and_loop(self, client: _BufferedClient) -> ConnectResult:
         """Connect, subscribe and read until the connection ends; return how it ended."""
         self._result = None
         settings = self.settings
+        client.forget_buffer()
         try:
             client.connect(settings.host, settings.port, settings.keepalive)
         except (OSError, ValueError) as err:
@@ -245,6 +300,8 @@ class Session:
         deadline = time.monotonic() + settings.connect_timeout
         while not self._stopping.is_set():
             rc = client.loop(timeout=1.0)
+            while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and client.buffered:
+                rc = client.loop_read()
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 self.stats.disconnects += self._state is SessionState.CONNECTED
                 if self._result is None:
@@ -305,4 +362,4 @@ class Session:
         try:
             self._on_message(topic, message.payload)
         except Exception:
-            _LOGGER.exception("Error handling a message on %s", message.topic)
+            _LOGGER.exception("Error handling a message on %s", topic)

@@ -12,6 +12,7 @@ and where the next catch-up has to start.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -50,6 +51,9 @@ def storage_query(
 
 def parse_stored_line(line: bytes) -> Uplink:
     """Parse one `{"result": <ApplicationUp>}` line; raise TtnParseError if not an uplink."""
+    # As over MQTT; and a long line is refused whether it came in one chunk or many.
+    if len(line) > MAX_MESSAGE_BYTES:
+        raise TtnParseError(f"line of {len(line)} bytes is too large")
     try:
         body = orjson.loads(line)
     except orjson.JSONDecodeError as err:
@@ -155,7 +159,12 @@ class UplinkLedger:
         """Start from what was stored, or from nothing."""
         self.processed_until = _utc(processed_until) if processed_until else None
         self.catching_up = False
-        self._keys: dict[UplinkKey, None] = dict.fromkeys(keys)
+        self._keys: set[UplinkKey] = set()
+        # The keys in the order they came, so that dropping the old ones costs only
+        # what is dropped: every live uplink moves the horizon.
+        self._order: deque[UplinkKey] = deque()
+        for key in keys:
+            self._remember(key)
 
     def add(self, uplink: Uplink, *, fetched: bool = False) -> bool:
         """Record an uplink about to be applied; return False if it was applied before."""
@@ -164,9 +173,7 @@ class UplinkLedger:
             return True
         if key in self._keys:
             return False
-        self._keys[key] = None
-        if len(self._keys) > self.MAX_KEYS:
-            del self._keys[next(iter(self._keys))]
+        self._remember(key)
         if fetched or not self.catching_up:
             self._advance(key.received_at)
         return True
@@ -189,7 +196,19 @@ class UplinkLedger:
             return
         self.processed_until = received_at
         horizon = received_at - self.OVERLAP
-        self._keys = {key: None for key in self._keys if key.received_at >= horizon}
+        # Keys mostly come in the order of their received_at; an older one that came
+        # after newer ones (fetched in a catch-up) stays until those are dropped.
+        order = self._order
+        while order and order[0].received_at < horizon:
+            self._keys.discard(order.popleft())
+
+    def _remember(self, key: UplinkKey) -> None:
+        if key in self._keys:
+            return
+        self._keys.add(key)
+        self._order.append(key)
+        if len(self._order) > self.MAX_KEYS:
+            self._keys.discard(self._order.popleft())
 
     def as_dict(self) -> dict[str, Any]:
         """Return the ledger as JSON-ready data, for storage.
@@ -203,7 +222,8 @@ class UplinkLedger:
             else None,
             "keys": [
                 [key.device_id, key.f_cnt, key.received_at.isoformat()]
-                for key in self._keys
+                # A copy: this may run on another thread while keys are added.
+                for key in list(self._order)
             ],
         }
 

@@ -58,7 +58,7 @@ SENSORS = (
 
 
 @dataclass(frozen=True)
-class Broker:
+class Credentials:
     """Where the targets connect, as the application's API key."""
 
     port: int
@@ -70,11 +70,16 @@ def prepare(
     config_dir: Path,
     target: str,
     workload: Workload,
-    broker: Broker,
+    broker: Credentials,
+    integration: Path,
     *,
-    with_devices: bool,
+    devices: bool = True,
 ) -> None:
-    """Write a fresh configuration directory for target "P" or "T"."""
+    """Write a fresh configuration directory for target "P" or "T".
+
+    T runs the copy of ttn_mqtt in `integration`. P has its MQTT entities when
+    `devices` is set, and none otherwise.
+    """
     shutil.rmtree(config_dir, ignore_errors=True)
     components = config_dir / "custom_components"
     components.mkdir(parents=True)
@@ -83,7 +88,7 @@ def prepare(
     storage = config_dir / ".storage"
     storage.mkdir()
     if target == "T":
-        (components / "ttn_mqtt").symlink_to(ROOT / "custom_components" / "ttn_mqtt")
+        (components / "ttn_mqtt").symlink_to(integration.resolve())
         entry = _entry(
             "ttn_mqtt",
             workload.app.app_id,
@@ -114,7 +119,7 @@ def prepare(
             minor_version=2,
         )
         (config_dir / "mqtt.yaml").write_text(
-            _mqtt_entities(workload) if with_devices else "{}\n"
+            _mqtt_entities(workload) if devices else "{}\n"
         )
     (storage / "core.config_entries").write_text(
         json.dumps(
