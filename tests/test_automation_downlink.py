@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.setup import async_setup_component
 from homeassistant.util.yaml import parse_yaml
 import pytest
@@ -63,7 +63,8 @@ async def test_door_opens_downlink_acknowledged(
     )
     acknowledged: list[dict[str, Any]] = []
     hass.bus.async_listen(
-        "door_buzzer_acknowledged", lambda event: acknowledged.append(event.data)
+        "door_buzzer_acknowledged",
+        callback(lambda event: acknowledged.append(event.data)),
     )
 
     network.uplink("door-01", decoded_payload=door(True))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.core import Event, EventStateChangedData, HomeAssistant
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.setup import async_setup_component
@@ -29,7 +29,8 @@ class Recorder:
         self.shown: list[dict[str, Any]] = []
         self._unsubscribe = [
             hass.bus.async_listen(
-                EVENT_DOWNLINK, lambda event: self.events.append(dict(event.data))
+                EVENT_DOWNLINK,
+                callback(lambda event: self.events.append(dict(event.data))),
             ),
             async_track_state_change_event(hass, [entity_id], self._state_changed),
         ]
@@ -157,7 +158,9 @@ async def test_report_of_a_device_not_seen_before(
     console = mqtt_watcher("v3/test-app@ttn/devices/+/down/sent")
     assert hass.states.get("event.raw_01_downlink") is None
     events: list[dict[str, Any]] = []
-    hass.bus.async_listen(EVENT_DOWNLINK, lambda event: events.append(event.data))
+    hass.bus.async_listen(
+        EVENT_DOWNLINK, callback(lambda event: events.append(event.data))
+    )
 
     console.publish(
         "v3/test-app@ttn/devices/raw-01/down/push",

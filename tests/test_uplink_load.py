@@ -6,11 +6,12 @@ import asyncio
 from datetime import timedelta
 
 from homeassistant.const import EVENT_STATE_CHANGED
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
+    async_capture_events,
     async_fire_time_changed,
 )
 
@@ -28,17 +29,15 @@ async def test_the_states_an_uplink_changes_share_its_context(
     await uplink_and_wait(
         hass, network, "th-sensor-01", decoded_payload={"temperature": 21.0}
     )
-    uplinks: list[Event] = []
+    uplinks = async_capture_events(hass, EVENT_UPLINK)
     changes: list[Event] = []
-    hass.bus.async_listen(EVENT_UPLINK, uplinks.append)
-    hass.bus.async_listen(
-        EVENT_STATE_CHANGED,
-        lambda event: (
+
+    @callback
+    def _changed(event: Event) -> None:
+        if event.data["entity_id"].startswith("sensor.th_sensor_01_"):
             changes.append(event)
-            if event.data["entity_id"].startswith("sensor.th_sensor_01_")
-            else None
-        ),
-    )
+
+    hass.bus.async_listen(EVENT_STATE_CHANGED, _changed)
 
     await uplink_and_wait(
         hass, network, "th-sensor-01", decoded_payload={"temperature": 21.5}

@@ -168,7 +168,13 @@ class StorageCatchUp:
             url = URL(self.base_url).with_path(path)
         options: dict[str, Any] = {}
         if settings.ca_pem and self.base_url is None:
-            options["ssl"] = await self._async_ssl_context(settings.ca_pem)
+            try:
+                options["ssl"] = await self._async_ssl_context(settings.ca_pem)
+            # TypeError: a CA that is not ASCII.
+            except (ssl.SSLError, ValueError, TypeError) as err:
+                raise _CatchUpError(
+                    CatchUpProblem.FAILED, f"TLS set-up failed: {err}"
+                ) from None
         reader = StoredUplinkReader()
         fetched = 0
         try:

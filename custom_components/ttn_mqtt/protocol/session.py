@@ -250,7 +250,8 @@ class Session:
         failures = 0
         try:
             self._client = client = self._build_client()
-        except (ssl.SSLError, ValueError) as err:
+        # TypeError: a CA that is not ASCII.
+        except (ssl.SSLError, ValueError, TypeError) as err:
             self._finish_first(
                 ConnectResult.CANNOT_CONNECT, f"TLS set-up failed: {err}"
             )
