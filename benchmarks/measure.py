@@ -68,7 +68,7 @@ class Sizes:
 
 
 class Profiler:
-    """Records where a Home Assistant target spends its time, in the burst and after.
+    """Records where a Home Assistant target spends its time: burst, fixed rate, start.
 
     Off unless asked for (`--profile`): py-spy, even sampling with `--nonblocking`,
     costs the target some CPU. Writes py-spy's raw (collapsed stack) files.
@@ -175,7 +175,9 @@ def measure(bench: Bench, target: str) -> dict[str, float]:
         # Nothing to restore: its start is its start.
         result["start_s"] = result["start_empty_s"]
     else:
-        result["start_s"] = restart(directory, target, bench.sizes.devices)
+        result["start_s"] = restart(
+            directory, target, bench.sizes.devices, bench.profiler
+        )
     return result
 
 
@@ -347,7 +349,7 @@ def steady(process: Target, publisher: Publisher, bench: Bench) -> dict[str, flo
     }
 
 
-def restart(directory: Path, target: str, devices: int) -> float:
+def restart(directory: Path, target: str, devices: int, profiler: Profiler) -> float:
     """Start Home Assistant again; return the seconds until every device is back.
 
     T: until every device's sensors have their restored values. P: MQTT sensors keep
@@ -357,11 +359,12 @@ def restart(directory: Path, target: str, devices: int) -> float:
         directory, target, expected=devices, require_state=target == "T", name="restart"
     )
     try:
-        process.wait(
-            "the restored entities",
-            lambda: process.records.ready is not None,
-            START_TIMEOUT,
-        )
+        with profiler.phase(process, f"{target}-start"):
+            process.wait(
+                "the restored entities",
+                lambda: process.records.ready is not None,
+                START_TIMEOUT,
+            )
     finally:
         process.stop()
     assert process.records.ready is not None

@@ -157,7 +157,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--profile",
         action="store_true",
         help="profile P and T with py-spy (on PATH, or $PY_SPY) in the burst and at "
-        "the fixed rate; raw stacks in benchmarks/results/work/profiles",
+        "the fixed rate, and while it starts with the devices restored; raw stacks in benchmarks/results/work/profiles",
     )
     args = parser.parse_args(argv)
     if not args.targets or not set(args.targets) <= set(NAMES):

@@ -19,7 +19,7 @@ from .entity import (
     NewKeys,
     TtnApplicationEntity,
     TtnDeviceEntity,
-    claim_field,
+    async_add_device_entities,
 )
 from .fields import binary_sensor_class, readable_name
 
@@ -37,26 +37,15 @@ async def async_setup_entry(
     new_keys = NewKeys()
 
     @callback
-    def add_new_fields(device: TtnDevice) -> None:
+    def new_fields(device: TtnDevice) -> list[TtnFieldBinarySensor]:
         if device.ha_device_id is None:
-            return
-        made = new_keys.made(device)
-        entities: list[TtnFieldBinarySensor] = []
-        for key, value in device.fields.items():
-            if key in made:
-                continue
-            platform = claim_field(device, key, value)
-            if platform is None:
-                continue
-            made.add(key)
-            if platform == Platform.BINARY_SENSOR:
-                entities.append(TtnFieldBinarySensor(coordinator, device, key))
-        if entities:
-            async_add_entities(entities)
+            return []
+        return [
+            TtnFieldBinarySensor(coordinator, device, key)
+            for key, _ in new_keys.new_fields(device, Platform.BINARY_SENSOR)
+        ]
 
-    for device in coordinator.devices.values():
-        add_new_fields(device)
-    entry.async_on_unload(coordinator.async_add_new_data_listener(add_new_fields))
+    async_add_device_entities(entry, async_add_entities, new_fields)
 
 
 class TtnConnectivitySensor(TtnApplicationEntity, BinarySensorEntity):

@@ -10,7 +10,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import TtnCoordinator, TtnDevice, TtnMqttConfigEntry
-from .entity import NewKeys, TtnDeviceEntity
+from .entity import NewKeys, TtnDeviceEntity, async_add_device_entities
 from .fields import find_position_keys, is_number
 
 PARALLEL_UPDATES = 0
@@ -33,25 +33,24 @@ async def async_setup_entry(
     searched: dict[str, tuple[TtnDevice, int]] = {}
 
     @callback
-    def add_new_tracker(device: TtnDevice) -> None:
+    def new_tracker(device: TtnDevice) -> list[TtnDeviceTracker]:
         if device.ha_device_id is None:
-            return
+            return []
         made = new_keys.made(device)
         if made:
-            return
+            return []
         has_locations = device.uplink is not None and bool(device.uplink.locations)
         if not has_locations:
             search = (device, len(device.fields))
             if searched.get(device.device_id) == search:
-                return
+                return []
             searched[device.device_id] = search
         if has_locations or find_position_keys(device.fields) is not None:
             made.add(TRACKER_KEY)
-            async_add_entities([TtnDeviceTracker(coordinator, device.device_id)])
+            return [TtnDeviceTracker(coordinator, device.device_id)]
+        return []
 
-    for device in coordinator.devices.values():
-        add_new_tracker(device)
-    entry.async_on_unload(coordinator.async_add_new_data_listener(add_new_tracker))
+    async_add_device_entities(entry, async_add_entities, new_tracker)
 
 
 class TtnDeviceTracker(TtnDeviceEntity, TrackerEntity):

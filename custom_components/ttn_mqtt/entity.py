@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from homeassistant.core import Context, callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import TtnCoordinator, TtnDevice
+from .coordinator import TtnCoordinator, TtnDevice, TtnMqttConfigEntry
 from .fields import field_platform
 
 # Decoded fields get this before their key in unique ids, so that a field named like a
@@ -131,6 +132,22 @@ class NewKeys:
             made = self._made[device.device_id] = (device, set())
         return made[1]
 
+    def new_fields(self, device: TtnDevice, platform: str) -> list[tuple[str, Any]]:
+        """Return the device's fields that platform shows and has no entity for yet.
+
+        Every field with a known value gets its platform then (see claim_field), and
+        counts as made for this one, whichever platform shows it.
+        """
+        made = self.made(device)
+        new: list[tuple[str, Any]] = []
+        for key, value in device.fields.items():
+            if key in made or (owner := claim_field(device, key, value)) is None:
+                continue
+            made.add(key)
+            if owner == platform:
+                new.append((key, value))
+        return new
+
 
 def claim_field(device: TtnDevice, key: str, value: Any) -> str | None:
     """Return the platform that shows a field, deciding it on its first known value."""
@@ -138,3 +155,33 @@ def claim_field(device: TtnDevice, key: str, value: Any) -> str | None:
     if platform is None and (platform := field_platform(key, value)) is not None:
         device.field_platforms[key] = platform
     return platform
+
+
+@callback
+def async_add_device_entities(
+    entry: TtnMqttConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    new_entities: Callable[[TtnDevice], list[Entity]],
+) -> Callable[[TtnDevice], None]:
+    """Add the new entities of every known device, then of each device that reports.
+
+    At setup, all devices' entities go to Home Assistant in one call: one call per
+    device costs a task each, which a start with many restored devices would feel.
+    Return the function that adds a device's new entities, for other triggers.
+    """
+    coordinator = entry.runtime_data
+    async_add_entities(
+        [
+            entity
+            for device in list(coordinator.devices.values())
+            for entity in new_entities(device)
+        ]
+    )
+
+    @callback
+    def add_new(device: TtnDevice) -> None:
+        if entities := new_entities(device):
+            async_add_entities(entities)
+
+    entry.async_on_unload(coordinator.async_add_new_data_listener(add_new))
+    return add_new

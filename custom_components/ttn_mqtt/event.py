@@ -7,7 +7,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import TtnCoordinator, TtnDevice, TtnMqttConfigEntry
-from .entity import NewKeys, TtnDeviceEntity
+from .entity import NewKeys, TtnDeviceEntity, async_add_device_entities
 from .protocol.downlink import report_details
 from .protocol.messages import DownlinkEvent, DownlinkStatus
 
@@ -34,24 +34,26 @@ async def async_setup_entry(
     new_keys = NewKeys()
 
     @callback
-    def add_device(device: TtnDevice, *, replay_last: bool = False) -> None:
+    def new_event(
+        device: TtnDevice, *, replay_last: bool = False
+    ) -> list[TtnDownlinkEvent]:
         made = new_keys.made(device)
         if "downlink" in made:
-            return
+            return []
         made.add("downlink")
-        async_add_entities(
-            [TtnDownlinkEvent(coordinator, device.device_id, replay_last=replay_last)]
-        )
+        return [
+            TtnDownlinkEvent(coordinator, device.device_id, replay_last=replay_last)
+        ]
 
     @callback
     def handle_downlink(event: DownlinkEvent) -> None:
         # A device can make itself known by a downlink report (of a downlink sent
         # from the console) before any uplink; its entity then starts with it.
-        add_device(coordinator.devices[event.device.device_id], replay_last=True)
+        device = coordinator.devices[event.device.device_id]
+        if entities := new_event(device, replay_last=True):
+            async_add_entities(entities)
 
-    for device in coordinator.devices.values():
-        add_device(device)
-    entry.async_on_unload(coordinator.async_add_new_data_listener(add_device))
+    async_add_device_entities(entry, async_add_entities, new_event)
     entry.async_on_unload(coordinator.async_add_downlink_listener(handle_downlink))
 
 

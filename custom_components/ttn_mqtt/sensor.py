@@ -30,7 +30,12 @@ from homeassistant.helpers.typing import StateType
 
 from .const import CONF_SIGNAL_ENTITIES, DEFAULT_SIGNAL_ENTITIES
 from .coordinator import TtnCoordinator, TtnDevice, TtnMqttConfigEntry
-from .entity import FIELD_KEY_PREFIX, NewKeys, TtnDeviceEntity, claim_field
+from .entity import (
+    FIELD_KEY_PREFIX,
+    NewKeys,
+    TtnDeviceEntity,
+    async_add_device_entities,
+)
 from .fields import FieldSpec, is_number, readable_name, sensor_spec
 
 _LOGGER = logging.getLogger(__name__)
@@ -143,9 +148,9 @@ async def async_setup_entry(
     new_keys = NewKeys()
 
     @callback
-    def add_new_sensors(device: TtnDevice) -> None:
+    def new_sensors(device: TtnDevice) -> list[SensorEntity]:
         if device.ha_device_id is None:
-            return
+            return []
         made = new_keys.made(device)
         entities: list[SensorEntity] = []
         if UPLINK_SENSORS_MADE not in made:
@@ -154,21 +159,13 @@ async def async_setup_entry(
                 TtnUplinkSensor(coordinator, device.device_id, description)
                 for description in descriptions
             )
-        for key, value in device.fields.items():
-            if key in made:
-                continue
-            platform = claim_field(device, key, value)
-            if platform is None:
-                continue
-            made.add(key)
-            if platform == Platform.SENSOR:
-                entities.append(TtnFieldSensor(coordinator, device, key, value))
-        if entities:
-            async_add_entities(entities)
+        entities.extend(
+            TtnFieldSensor(coordinator, device, key, value)
+            for key, value in new_keys.new_fields(device, Platform.SENSOR)
+        )
+        return entities
 
-    for device in coordinator.devices.values():
-        add_new_sensors(device)
-    entry.async_on_unload(coordinator.async_add_new_data_listener(add_new_sensors))
+    async_add_device_entities(entry, async_add_entities, new_sensors)
 
 
 def _remove_signal_sensors(hass: HomeAssistant, entry: TtnMqttConfigEntry) -> None:
