@@ -8,6 +8,7 @@ from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from .common import async_wait_for
 from .uplinks import send_decoder_output, uplink_and_wait
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -112,4 +113,42 @@ async def test_no_position_no_tracker(
     """Devices that never report a position get no tracker."""
     await uplink_and_wait(hass, network, "th-sensor-01")
     await uplink_and_wait(hass, network, "th-sensor-01")
+    assert hass.states.async_entity_ids("device_tracker") == []
+
+
+async def test_location_solver_places_a_device(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network
+) -> None:
+    """A solver's result tracks a device without GPS; a GPS fix in the payload wins."""
+    tracker = "device_tracker.raw_01_location"
+    network.solve_location(
+        "raw-01",
+        {
+            "latitude": 52.37,
+            "longitude": 4.89,
+            "altitude": 3,
+            "accuracy": 35.4,
+            "source": "SOURCE_WIFI_RSSI_GEOLOCATION",
+        },
+    )
+    await async_wait_for(lambda: hass.states.get(tracker) is not None)
+    state = hass.states.get(tracker)
+    assert position(hass, tracker) == (52.37, 4.89)
+    assert state.attributes[ATTR_GPS_ACCURACY] == 35
+    assert state.attributes["altitude"] == 3
+
+    await uplink_and_wait(
+        hass, network, "raw-01", tracker, decoded_payload={"lat": 51.5, "lng": -0.12}
+    )
+    assert position(hass, tracker) == (51.5, -0.12)
+
+
+async def test_a_solved_position_without_coordinates_is_skipped(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network
+) -> None:
+    """A location_solved with no latitude is counted as malformed; nothing is made."""
+    coordinator = init_integration.runtime_data
+    network.solve_location("raw-01", {"longitude": 4.89})
+    await async_wait_for(lambda: coordinator.counters.malformed == 1)
+    await hass.async_block_till_done()
     assert hass.states.async_entity_ids("device_tracker") == []

@@ -227,3 +227,31 @@ async def test_device_diagnostics(
     assert diagnostics["counters"]["uplinks"] == 2
     assert diagnostics["connection"]["session_state"] == "connected"
     assert ttn_app.api_key not in json.dumps(diagnostics)
+
+
+async def test_a_solved_position_is_redacted(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    init_integration: MockConfigEntry,
+    network,
+) -> None:
+    """Where a location solver placed a device is in its diagnostics, redacted."""
+    network.solve_location(
+        "door-01", {"latitude": 52.371234, "longitude": 4.891234, "accuracy": 40}
+    )
+    await async_wait_for(
+        lambda: hass.states.get("device_tracker.door_01_location") is not None
+    )
+
+    diagnostics = await get_diagnostics_for_config_entry(
+        hass, hass_client, init_integration
+    )
+
+    assert diagnostics["devices"]["door-01"]["solved_location"] == {
+        "latitude": REDACTED,
+        "longitude": REDACTED,
+        "altitude": None,
+        "accuracy": 40,
+        "source": None,
+    }
+    assert "52.371234" not in json.dumps(diagnostics)

@@ -49,8 +49,13 @@ async def test_restart_restores_every_state(
             },
         },
     )
+    network.solve_location("th-sensor-01", {"latitude": 52.37, "longitude": 4.89})
+    await async_wait_for(
+        lambda: hass.states.get("device_tracker.th_sensor_01_location") is not None
+    )
     before = shown(hass, entry)
     assert before["sensor.raw_01_water_level"][1]["unit_of_measurement"] == "cm"
+    assert "device_tracker.th_sensor_01_location" in before
     assert "device_tracker.gps_tracker_01_location" in before
     assert "binary_sensor.door_01_door_open" in before
     assert "sensor.raw_01_temp_c_sht" in before

@@ -152,6 +152,24 @@ def join_message(
     }
 
 
+def location_solved_message(
+    app: Application,
+    device: SimDevice,
+    session: DeviceSession,
+    location: dict[str, Any],
+    *,
+    service: str,
+    now_ns: int,
+) -> dict[str, Any]:
+    """Return the message published on `/location/solved` when a solver placed a device."""
+    return {
+        "end_device_ids": end_device_ids(app, device, session),
+        "correlation_ids": [f"as:up:{new_ulid()}"],
+        "received_at": rfc3339(now_ns),
+        "location_solved": {"service": service, "location": location},
+    }
+
+
 def downlink_event(
     app: Application,
     device: SimDevice,

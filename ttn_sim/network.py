@@ -36,6 +36,7 @@ from .messages import (
     Gateway,
     downlink_event,
     join_message,
+    location_solved_message,
     new_session,
     uplink_message,
 )
@@ -210,6 +211,31 @@ class Network:
             self._sessions[device_id] = session
             message = join_message(self.application, device, session, time.time_ns())
         self.publish_raw(self._topic(device_id, "join"), json.dumps(message))
+        return message
+
+    def solve_location(
+        self,
+        device_id: str,
+        location: dict[str, Any],
+        *,
+        service: str = "lora-cloud-geolocation-v3",
+    ) -> dict[str, Any]:
+        """Publish a location solver's result for a device, as The Things Stack does.
+
+        `location`: latitude, longitude and optionally altitude, accuracy (metres) and
+        source (e.g. SOURCE_WIFI_RSSI_GEOLOCATION). Return the message.
+        """
+        device = self._device(device_id)
+        with self._lock:
+            message = location_solved_message(
+                self.application,
+                device,
+                self._sessions[device_id],
+                location,
+                service=service,
+                now_ns=time.time_ns(),
+            )
+        self.publish_raw(self._topic(device_id, "location/solved"), json.dumps(message))
         return message
 
     def publish_raw(self, topic: str, payload: bytes | str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 import logging
@@ -49,9 +49,11 @@ from .protocol.messages import (
     DownlinkEvent,
     DownlinkStatus,
     JoinAccept,
+    Location,
     LocationSolved,
     Uplink,
     parse_application_up,
+    parse_location,
     parse_payload,
 )
 from .protocol.session import (
@@ -89,6 +91,8 @@ class TtnDevice:
     fields: dict[str, Any] = field(default_factory=dict)
     last_seen: datetime | None = None
     last_downlink: DownlinkEvent | None = None
+    # Where a location solver (e.g. LoRa Cloud) last placed the device.
+    solved_location: Location | None = None
     # Unit and class hints from the decoder's `_sensor_attr`, by field, merged over uplinks.
     sensor_attr: dict[str, Any] = field(default_factory=dict)
     # Which platform shows each field, decided by its first known value, so that a
@@ -361,6 +365,9 @@ class TtnCoordinator:
             # On a new device the first message is usually its join.
             device = self._device(message.device.device_id)
             device.last_seen = message.received_at or dt_util.utcnow()
+            if isinstance(message, LocationSolved):
+                device.solved_location = message.location
+                self._async_schedule_save()
             if device.ha_device_id is None:
                 self._register_device(device, message.device.dev_eui)
             self._notify(device)
@@ -591,6 +598,9 @@ class TtnCoordinator:
                     "fields": device.fields,
                     "sensor_attr": device.sensor_attr,
                     "field_platforms": device.field_platforms,
+                    "solved_location": asdict(device.solved_location)
+                    if device.solved_location
+                    else None,
                     "last_seen": device.last_seen.isoformat()
                     if device.last_seen
                     else None,
@@ -619,6 +629,11 @@ class TtnCoordinator:
             device.fields = saved.get("fields") or {}
             device.sensor_attr = saved.get("sensor_attr") or {}
             device.field_platforms = saved.get("field_platforms") or {}
+            if saved.get("solved_location") is not None:
+                try:
+                    device.solved_location = parse_location(saved["solved_location"])
+                except TtnParseError:
+                    _LOGGER.debug("Ignoring the stored location of %s", device_id)
             if saved.get("last_seen"):
                 device.last_seen = dt_util.parse_datetime(saved["last_seen"])
             self._register_device(device)

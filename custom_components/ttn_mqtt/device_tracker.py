@@ -12,6 +12,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .coordinator import TtnCoordinator, TtnDevice, TtnMqttConfigEntry
 from .entity import NewKeys, TtnDeviceEntity, async_add_device_entities
 from .fields import find_position_keys, is_number
+from .protocol.messages import Location
 
 PARALLEL_UPDATES = 0
 
@@ -39,7 +40,9 @@ async def async_setup_entry(
         made = new_keys.made(device)
         if made:
             return []
-        has_locations = device.uplink is not None and bool(device.uplink.locations)
+        has_locations = device.solved_location is not None or (
+            device.uplink is not None and bool(device.uplink.locations)
+        )
         if not has_locations:
             search = (device, len(device.fields))
             if searched.get(device.device_id) == search:
@@ -57,7 +60,8 @@ class TtnDeviceTracker(TtnDeviceEntity, TrackerEntity):
     """The device's position.
 
     From the decoded payload when it carries latitude and longitude (top level, or
-    nested like Cayenne's `gps_1`), else from the uplink's `locations`. Latitude 0 and
+    nested like Cayenne's `gps_1`), else from a location solver's latest result
+    (`location/solved`, e.g. LoRa Cloud), else from the uplink's `locations`. Latitude 0 and
     longitude 0 together are what GPS modules send without a fix: the last position
     stays. Accuracy is taken in metres from an `accuracy` field or location only; a
     GPS `hdop` has no unit, so it is an attribute, not an accuracy.
@@ -75,7 +79,11 @@ class TtnDeviceTracker(TtnDeviceEntity, TrackerEntity):
         self._attr_extra_state_attributes = {}
 
     def _refresh(self, device: TtnDevice) -> Hashable:
-        position = self._payload_position(device) or _uplink_position(device)
+        position = (
+            self._payload_position(device)
+            or _solved_position(device)
+            or _uplink_position(device)
+        )
         if position is not None:
             latitude, longitude, altitude, accuracy, hdop = position
             self._attr_latitude = latitude
@@ -115,19 +123,31 @@ class TtnDeviceTracker(TtnDeviceEntity, TrackerEntity):
         )
 
 
+def _solved_position(device: TtnDevice) -> Position | None:
+    if device.solved_location is None:
+        return None
+    return _position(device.solved_location)
+
+
 def _uplink_position(device: TtnDevice) -> Position | None:
-    if device.uplink is None or not device.uplink.locations:
+    if device.uplink is None:
         return None
     for location in device.uplink.locations.values():
-        if _valid(location.latitude, location.longitude):
-            return (
-                location.latitude,
-                location.longitude,
-                location.altitude,
-                location.accuracy,
-                None,
-            )
+        if (position := _position(location)) is not None:
+            return position
     return None
+
+
+def _position(location: Location) -> Position | None:
+    if not _valid(location.latitude, location.longitude):
+        return None
+    return (
+        location.latitude,
+        location.longitude,
+        location.altitude,
+        location.accuracy,
+        None,
+    )
 
 
 def _valid(latitude: float, longitude: float) -> bool:
