@@ -12,8 +12,9 @@ from homeassistant.helpers.typing import ConfigType
 
 from .backfill import storage_issue_id
 from .const import DOMAIN
-from .coordinator import TtnCoordinator, TtnMqttConfigEntry, async_remove_store
+from .coordinator import TtnCoordinator, TtnMqttConfigEntry
 from .services import async_setup_services, end_device_id
+from .store import async_remove_store
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,

@@ -13,7 +13,7 @@ from homeassistant.const import EntityCategory, Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import TtnCoordinator, TtnDevice, TtnMqttConfigEntry
+from .coordinator import TtnCoordinator, TtnMqttConfigEntry
 from .entity import (
     FIELD_KEY_PREFIX,
     NewKeys,
@@ -22,6 +22,7 @@ from .entity import (
     async_add_device_entities,
 )
 from .fields import binary_sensor_class, readable_name
+from .store import TtnDevice
 
 PARALLEL_UPDATES = 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 import logging
@@ -18,8 +18,6 @@ from homeassistant.core import CALLBACK_TYPE, Context, Event, HomeAssistant, cal
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
-from homeassistant.helpers.json import json_fragment
-from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .backfill import StorageCatchUp
@@ -49,11 +47,8 @@ from .protocol.messages import (
     DownlinkEvent,
     DownlinkStatus,
     JoinAccept,
-    Location,
     LocationSolved,
     Uplink,
-    parse_application_up,
-    parse_location,
     parse_payload,
 )
 from .protocol.session import (
@@ -64,12 +59,10 @@ from .protocol.session import (
 )
 from .protocol.storage import UplinkLedger, is_older
 from .protocol.topics import DownlinkMode, downlink_topic, parse_topic
+from .store import DeviceStore, TtnDevice
 
 _LOGGER = logging.getLogger(__name__)
 
-STORAGE_VERSION = 1
-# Uplinks come in all the time; writing the store for each would wear SD cards.
-STORAGE_SAVE_DELAY = 30
 # How often devices are checked for the stale_hours option.
 STALE_CHECK_INTERVAL = timedelta(minutes=1)
 # How many queued messages one event-loop callback handles before yielding.
@@ -77,29 +70,6 @@ DRAIN_BATCH = 200
 
 type TtnMqttConfigEntry = ConfigEntry[TtnCoordinator]
 type DeviceListener = Callable[[Context | None], None]
-
-
-@dataclass(slots=True)
-class TtnDevice:
-    """What is known of one end device: its latest uplink and decoded fields."""
-
-    device_id: str
-    ha_device_id: str | None = None
-    uplink: Uplink | None = None
-    # The flattened decoded payload, merged over uplinks: a field missing from one
-    # uplink keeps its last value.
-    fields: dict[str, Any] = field(default_factory=dict)
-    last_seen: datetime | None = None
-    last_downlink: DownlinkEvent | None = None
-    # Where a location solver (e.g. LoRa Cloud) last placed the device.
-    solved_location: Location | None = None
-    # Unit and class hints from the decoder's `_sensor_attr`, by field, merged over uplinks.
-    sensor_attr: dict[str, Any] = field(default_factory=dict)
-    # Which platform shows each field, decided by its first known value, so that a
-    # field changing type never gets a second entity.
-    field_platforms: dict[str, str] = field(default_factory=dict)
-    # True once the device has sent nothing for longer than the stale_hours option.
-    stale: bool = False
 
 
 @dataclass(slots=True)
@@ -114,15 +84,6 @@ class TtnCounters:
     downlinks: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(DownlinkStatus, 0)
     )
-
-
-def _store(hass: HomeAssistant, entry: ConfigEntry) -> Store[dict[str, Any]]:
-    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}")
-
-
-async def async_remove_store(hass: HomeAssistant, entry: ConfigEntry) -> None:
-    """Delete what an entry stored, when the entry is deleted."""
-    await _store(hass, entry).async_remove()
 
 
 def settings_from_entry(entry: ConfigEntry, **overrides: Any) -> SessionSettings:
@@ -178,8 +139,7 @@ class TtnCoordinator:
         self.session = Session(
             self.settings, on_message=self._receive, on_state=self._receive_state
         )
-        self._store = _store(hass, entry)
-        self._save_pending = False
+        self._store = DeviceStore(hass, entry, self._snapshot)
         self._inbox: deque[tuple[str, bytes] | SessionState] = deque()
         self._drain_scheduled = False
         self._device_listeners: dict[str, list[DeviceListener]] = {}
@@ -253,7 +213,7 @@ class TtnCoordinator:
         if self._cancel_grace:
             self._cancel_grace()
             self._cancel_grace = None
-        await self._store.async_save(self._data_to_store())
+        await self._store.async_save()
 
     async def _async_handle_hass_stop(self, event: Event) -> None:
         await self.hass.async_add_executor_job(self.session.stop)
@@ -367,7 +327,7 @@ class TtnCoordinator:
             device.last_seen = message.received_at or dt_util.utcnow()
             if isinstance(message, LocationSolved):
                 device.solved_location = message.location
-                self._async_schedule_save()
+                self._store.async_schedule_save()
             if device.ha_device_id is None:
                 self._register_device(device, message.device.dev_eui)
             self._notify(device)
@@ -423,7 +383,7 @@ class TtnCoordinator:
         )
         if newest:
             self._notify(device, context)
-        self._async_schedule_save()
+        self._store.async_schedule_save()
 
     @callback
     def _apply_downlink_event(self, event: DownlinkEvent) -> None:
@@ -568,72 +528,14 @@ class TtnCoordinator:
     def async_forget_device(self, device_id: str) -> None:
         """Forget a device the user deleted; it returns with its next uplink."""
         self.devices.pop(device_id, None)
-        self._async_schedule_save()
+        self._store.async_schedule_save()
 
     # Storage: the latest uplink of each device survives a restart.
 
-    @callback
-    def _async_schedule_save(self) -> None:
-        """Save at most STORAGE_SAVE_DELAY after the first change since the last save.
-
-        Store.async_delay_save starts its delay again on every call: called for each
-        uplink, it would not save for as long as uplinks keep coming.
-        """
-        if not self._save_pending:
-            self._save_pending = True
-            self._store.async_delay_save(self._data_to_store, STORAGE_SAVE_DELAY)
-
-    def _data_to_store(self) -> dict[str, Any]:
-        # Called in the executor while uplinks are applied on the event loop: the
-        # loops here go over copies, made in one step. The values are encoded in one
-        # step too, by orjson.
-        self._save_pending = False
-        return {
-            "devices": {
-                device.device_id: {
-                    # As received: stored without being decoded and encoded again.
-                    "uplink": json_fragment(device.uplink.raw_json)
-                    if device.uplink
-                    else None,
-                    "fields": device.fields,
-                    "sensor_attr": device.sensor_attr,
-                    "field_platforms": device.field_platforms,
-                    "solved_location": asdict(device.solved_location)
-                    if device.solved_location
-                    else None,
-                    "last_seen": device.last_seen.isoformat()
-                    if device.last_seen
-                    else None,
-                }
-                for device in list(self.devices.values())
-            },
-            "ledger": self.ledger.as_dict(),
-        }
+    def _snapshot(self) -> tuple[dict[str, TtnDevice], UplinkLedger]:
+        return self.devices, self.ledger
 
     async def _async_restore(self) -> None:
-        stored = await self._store.async_load() or {}
-        try:
-            self.ledger = UplinkLedger.from_dict(stored.get("ledger") or {})
-        except ValueError:
-            _LOGGER.debug("Ignoring the stored ledger; catching up from scratch")
-        for device_id, saved in stored.get("devices", {}).items():
-            device = self._device(device_id)
-            if saved.get("uplink") is not None:
-                try:
-                    message = parse_application_up(saved["uplink"])
-                except TtnParseError:
-                    _LOGGER.debug("Ignoring the stored uplink of %s", device_id)
-                else:
-                    if isinstance(message, Uplink):
-                        device.uplink = message
-            device.fields = saved.get("fields") or {}
-            device.sensor_attr = saved.get("sensor_attr") or {}
-            device.field_platforms = saved.get("field_platforms") or {}
-            if saved.get("solved_location") is not None:
-                try:
-                    device.solved_location = parse_location(saved["solved_location"])
-                except TtnParseError:
-                    _LOGGER.debug("Ignoring the stored location of %s", device_id)
-            if saved.get("last_seen"):
-                device.last_seen = dt_util.parse_datetime(saved["last_seen"])
+        self.devices, self.ledger = await self._store.async_load()
+        for device in self.devices.values():
             self._register_device(device)

@@ -9,10 +9,11 @@ from homeassistant.components.device_tracker import SourceType, TrackerEntity
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import TtnCoordinator, TtnDevice, TtnMqttConfigEntry
+from .coordinator import TtnCoordinator, TtnMqttConfigEntry
 from .entity import NewKeys, TtnDeviceEntity, async_add_device_entities
 from .fields import find_position_keys, is_number
 from .protocol.messages import Location
+from .store import TtnDevice
 
 PARALLEL_UPDATES = 0
 

@@ -22,9 +22,10 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntry
 
 from .const import CONF_API_KEY, CONF_CA_PEM
-from .coordinator import TtnCoordinator, TtnDevice, TtnMqttConfigEntry
+from .coordinator import TtnCoordinator, TtnMqttConfigEntry
 from .fields import position_role
 from .services import end_device_id
+from .store import TtnDevice
 
 TO_REDACT = {CONF_API_KEY, CONF_CA_PEM}
 

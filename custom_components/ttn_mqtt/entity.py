@@ -10,8 +10,9 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import TtnCoordinator, TtnDevice, TtnMqttConfigEntry
+from .coordinator import TtnCoordinator, TtnMqttConfigEntry
 from .fields import field_platform
+from .store import TtnDevice
 
 # Decoded fields get this before their key in unique ids, so that a field named like a
 # fixed entity (`rssi`, `last_seen`) never takes that entity's id.

@@ -6,10 +6,11 @@ from homeassistant.components.event import EventEntity
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import TtnCoordinator, TtnDevice, TtnMqttConfigEntry
+from .coordinator import TtnCoordinator, TtnMqttConfigEntry
 from .entity import NewKeys, TtnDeviceEntity, async_add_device_entities
 from .protocol.downlink import report_details
 from .protocol.messages import DownlinkEvent, DownlinkStatus
+from .store import TtnDevice
 
 PARALLEL_UPDATES = 0
 

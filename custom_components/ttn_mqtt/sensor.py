@@ -29,7 +29,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from .const import CONF_SIGNAL_ENTITIES, DEFAULT_SIGNAL_ENTITIES
-from .coordinator import TtnCoordinator, TtnDevice, TtnMqttConfigEntry
+from .coordinator import TtnCoordinator, TtnMqttConfigEntry
 from .entity import (
     FIELD_KEY_PREFIX,
     NewKeys,
@@ -37,6 +37,7 @@ from .entity import (
     async_add_device_entities,
 )
 from .fields import FieldSpec, is_number, readable_name, sensor_spec
+from .store import TtnDevice
 
 _LOGGER = logging.getLogger(__name__)
 

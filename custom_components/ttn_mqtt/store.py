@@ -1,0 +1,159 @@
+"""What an entry keeps over restarts: every device's latest uplink and fields, and the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+import logging
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.json import json_fragment
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+from .const import DOMAIN
+from .protocol.errors import TtnParseError
+from .protocol.messages import (
+    DownlinkEvent,
+    Location,
+    Uplink,
+    parse_application_up,
+    parse_location,
+)
+from .protocol.storage import UplinkLedger
+
+_LOGGER = logging.getLogger(__name__)
+
+STORAGE_VERSION = 1
+# Uplinks come in all the time; writing the store for each would wear SD cards.
+STORAGE_SAVE_DELAY = 30
+
+
+@dataclass(slots=True)
+class TtnDevice:
+    """What is known of one end device: its latest uplink and decoded fields."""
+
+    device_id: str
+    ha_device_id: str | None = None
+    uplink: Uplink | None = None
+    # The flattened decoded payload, merged over uplinks: a field missing from one
+    # uplink keeps its last value.
+    fields: dict[str, Any] = field(default_factory=dict)
+    last_seen: datetime | None = None
+    last_downlink: DownlinkEvent | None = None
+    # Where a location solver (e.g. LoRa Cloud) last placed the device.
+    solved_location: Location | None = None
+    # Unit and class hints from the decoder's `_sensor_attr`, by field, merged over uplinks.
+    sensor_attr: dict[str, Any] = field(default_factory=dict)
+    # Which platform shows each field, decided by its first known value, so that a
+    # field changing type never gets a second entity.
+    field_platforms: dict[str, str] = field(default_factory=dict)
+    # True once the device has sent nothing for longer than the stale_hours option.
+    stale: bool = False
+
+
+type Snapshot = Callable[[], tuple[Mapping[str, TtnDevice], UplinkLedger]]
+
+
+def _store(hass: HomeAssistant, entry: ConfigEntry) -> Store[dict[str, Any]]:
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}")
+
+
+async def async_remove_store(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """Delete what an entry stored, when the entry is deleted."""
+    await _store(hass, entry).async_remove()
+
+
+class DeviceStore:
+    """Loads an entry's devices and ledger, and saves them a while after they change."""
+
+    def __init__(
+        self, hass: HomeAssistant, entry: ConfigEntry, snapshot: Snapshot
+    ) -> None:
+        """Save what snapshot returns, when a save is due."""
+        self._store = _store(hass, entry)
+        self._snapshot = snapshot
+        self._save_pending = False
+
+    async def async_load(self) -> tuple[dict[str, TtnDevice], UplinkLedger]:
+        """Return the stored devices and ledger; what cannot be read is left out."""
+        stored = await self._store.async_load() or {}
+        ledger = UplinkLedger()
+        try:
+            ledger = UplinkLedger.from_dict(stored.get("ledger") or {})
+        except ValueError:
+            _LOGGER.debug("Ignoring the stored ledger; catching up from scratch")
+        devices = {
+            device_id: _decode_device(device_id, saved)
+            for device_id, saved in stored.get("devices", {}).items()
+        }
+        return devices, ledger
+
+    @callback
+    def async_schedule_save(self) -> None:
+        """Save at most STORAGE_SAVE_DELAY after the first change since the last save.
+
+        Store.async_delay_save starts its delay again on every call: called for each
+        uplink, it would not save for as long as uplinks keep coming.
+        """
+        if not self._save_pending:
+            self._save_pending = True
+            self._store.async_delay_save(self._data_to_store, STORAGE_SAVE_DELAY)
+
+    async def async_save(self) -> None:
+        """Save now, as when the entry unloads."""
+        await self._store.async_save(self._data_to_store())
+
+    def _data_to_store(self) -> dict[str, Any]:
+        # Called in the executor while uplinks are applied on the event loop: the
+        # loops here go over copies, made in one step. The values are encoded in one
+        # step too, by orjson.
+        self._save_pending = False
+        devices, ledger = self._snapshot()
+        return {
+            "devices": {
+                device.device_id: _encode_device(device)
+                for device in list(devices.values())
+            },
+            "ledger": ledger.as_dict(),
+        }
+
+
+def _encode_device(device: TtnDevice) -> dict[str, Any]:
+    return {
+        # As received: stored without being decoded and encoded again.
+        "uplink": json_fragment(device.uplink.raw_json) if device.uplink else None,
+        "fields": device.fields,
+        "sensor_attr": device.sensor_attr,
+        "field_platforms": device.field_platforms,
+        "solved_location": asdict(device.solved_location)
+        if device.solved_location
+        else None,
+        "last_seen": device.last_seen.isoformat() if device.last_seen else None,
+    }
+
+
+def _decode_device(device_id: str, saved: dict[str, Any]) -> TtnDevice:
+    device = TtnDevice(device_id)
+    if saved.get("uplink") is not None:
+        try:
+            message = parse_application_up(saved["uplink"])
+        except TtnParseError:
+            _LOGGER.debug("Ignoring the stored uplink of %s", device_id)
+        else:
+            if isinstance(message, Uplink):
+                device.uplink = message
+    device.fields = saved.get("fields") or {}
+    device.sensor_attr = saved.get("sensor_attr") or {}
+    device.field_platforms = saved.get("field_platforms") or {}
+    if saved.get("solved_location") is not None:
+        try:
+            device.solved_location = parse_location(saved["solved_location"])
+        except TtnParseError:
+            _LOGGER.debug("Ignoring the stored location of %s", device_id)
+    if saved.get("last_seen"):
+        device.last_seen = dt_util.parse_datetime(saved["last_seen"])
+    return device
