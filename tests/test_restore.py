@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.ttn_mqtt.const import DOMAIN
 
 from .common import async_wait_for
 from .uplinks import send_decoder_output, uplink_and_wait
@@ -104,3 +108,49 @@ async def test_a_device_first_seen_by_its_join_is_registered(
     )
     assert device.name == "door-01"
     assert device.serial_number is not None
+
+
+async def test_a_damaged_store_loses_only_what_is_damaged(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    config_entry: MockConfigEntry,
+    network,
+) -> None:
+    """A stored uplink, location or ledger that cannot be read is left out; the rest is back."""
+    hass_storage[f"{DOMAIN}.{config_entry.entry_id}"] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": f"{DOMAIN}.{config_entry.entry_id}",
+        "data": {
+            "devices": {
+                "th-sensor-01": {
+                    "uplink": {"uplink_message": "not an uplink"},
+                    "fields": {"temperature": 21.5},
+                    "sensor_attr": {},
+                    "field_platforms": {"temperature": "sensor"},
+                    "solved_location": {"longitude": 4.89},
+                    "last_seen": "2026-11-26T01:00:00+00:00",
+                }
+            },
+            "ledger": {"processed_until": "not a time", "keys": []},
+        },
+    }
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    coordinator = config_entry.runtime_data
+    device = coordinator.devices["th-sensor-01"]
+    assert device.uplink is None
+    assert device.solved_location is None
+    assert coordinator.ledger.processed_until is None
+    assert hass.states.get("sensor.th_sensor_01_temperature").state == "21.5"
+    assert hass.states.get("sensor.th_sensor_01_last_seen").state == (
+        "2026-11-26T01:00:00+00:00"
+    )
+    assert hass.states.async_entity_ids("device_tracker") == []
+
+    await uplink_and_wait(
+        hass, network, "th-sensor-01", decoded_payload={"temperature": 22.0}
+    )
+    assert hass.states.get("sensor.th_sensor_01_temperature").state == "22.0"
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
