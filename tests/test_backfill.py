@@ -110,6 +110,8 @@ async def bench(
     await link.start()
     monkeypatch.setattr(StorageCatchUp, "base_url", storage.url)
     monkeypatch.setattr(StorageCatchUp, "settle", 0)
+    # One attempt, unless a test asks for more.
+    monkeypatch.setattr(StorageCatchUp, "retry_delays", ())
     # The catch-up's own default applies, whatever the shared fixture sets.
     options = dict(config_entry.options)
     options.pop(CONF_BACKFILL_HOURS, None)
@@ -373,6 +375,44 @@ async def test_a_hanging_storage_times_out_without_holding_setup(
     assert _our_issues(bench.hass) == []
     assert bench.entry.state is ConfigEntryState.LOADED
     assert bench.coordinator.devices["door-01"].fields["door_open"] is True
+
+
+async def test_a_failing_storage_is_asked_again_while_the_gap_holds(
+    bench: Bench, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed catch-up is tried again; live uplinks meanwhile neither wait nor close the gap."""
+    monkeypatch.setattr(StorageCatchUp, "retry_delays", (0.5, 0.5))
+    await bench.async_setup()
+    await bench.async_caught_up()
+    bench.sent("th-sensor-01", {"temperature": 20.0})
+    await async_wait_for(lambda: len(bench.events) == 1)
+
+    missed: list[dict[str, Any]] = []
+
+    def send_while_cut() -> None:
+        for value in (21.0, 22.0):
+            missed.append(bench.sent("th-sensor-01", {"temperature": value}))
+
+    bench.storage.status = 500
+    await bench.async_cut_and_restore(send_while_cut)
+    await async_wait_for(lambda: len(bench.storage.requests) == 2)
+    live = bench.sent("th-sensor-01", {"temperature": 23.0})
+    await async_wait_for(lambda: len(bench.events) == 2)
+    assert bench.temperature_state() == 23.0
+    assert bench.coordinator.ledger.catching_up
+
+    bench.storage.status = None
+    await async_wait_for(lambda: bench.coordinator.counters.backfilled == 2)
+    await bench.async_caught_up()
+    assert bench.seen("th-sensor-01")[1:] == [
+        (_f_cnt(live), False),
+        (_f_cnt(missed[0]), True),
+        (_f_cnt(missed[1]), True),
+    ]
+    # Fetched late, the older values do not take the newest back.
+    assert bench.temperature_state() == 23.0
+    assert len(_log_lines(caplog, "Could not fetch")) == 1
+    assert len(_log_lines(caplog, "from its Storage Integration again")) == 1
 
 
 async def test_unload_cancels_a_catch_up_in_progress(bench: Bench) -> None:

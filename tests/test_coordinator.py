@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+import json
 import logging
 import time
+from typing import Any
 
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.core import HomeAssistant
@@ -32,10 +34,11 @@ from custom_components.ttn_mqtt.const import (
     LINK_GRACE,
 )
 from custom_components.ttn_mqtt.protocol.topics import subscription_topic
+from custom_components.ttn_mqtt.sensor import TtnFieldSensor
 from ttn_sim.broker import generate_api_key
 
 from .common import async_wait_for
-from .uplinks import end_device
+from .uplinks import end_device, uplink_and_wait
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -97,6 +100,76 @@ async def test_version_ids_name_manufacturer_and_model(
         "lht65",
         "1.8",
     )
+
+
+async def test_make_and_model_follow_a_join(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network
+) -> None:
+    """A device first seen by its join gets its make and model with its first uplink."""
+    coordinator = init_integration.runtime_data
+    network.join("th-sensor-01")
+    await async_wait_for(lambda: "th-sensor-01" in coordinator.devices)
+    await uplink_and_wait(
+        hass,
+        network,
+        "th-sensor-01",
+        version_ids={"brand_id": "dragino", "model_id": "lht65"},
+    )
+    ha_device = dr.async_get(hass).async_get_device(
+        identifiers={coordinator.device_identifier("th-sensor-01")}
+    )
+    assert (ha_device.manufacturer, ha_device.model) == ("dragino", "lht65")
+
+
+async def test_a_time_without_its_zone_is_utc(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network
+) -> None:
+    """received_at without a zone is taken as UTC, as the server means it."""
+    message = network.build_uplink("door-01")
+    message["received_at"] = "2030-07-06T09:19:21.123"
+    network.publish_raw(f"v3/{network.uid}/devices/door-01/up", json.dumps(message))
+    await async_wait_for(
+        lambda: hass.states.get("sensor.door_01_last_seen") is not None
+    )
+    assert hass.states.get("sensor.door_01_last_seen").state == (
+        "2030-07-06T09:19:21+00:00"
+    )
+
+
+async def test_an_entity_that_fails_leaves_the_others_and_the_session(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    network,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A defect in one entity is logged; the device's other entities still update."""
+    original = TtnFieldSensor._refresh
+
+    def refresh(self: TtnFieldSensor, device: Any) -> Any:
+        if self.field == "humidity":
+            raise RuntimeError("defect")
+        return original(self, device)
+
+    await uplink_and_wait(
+        hass,
+        network,
+        "th-sensor-01",
+        decoded_payload={"temperature": 20.0, "humidity": 49},
+    )
+    monkeypatch.setattr(TtnFieldSensor, "_refresh", refresh)
+    await uplink_and_wait(
+        hass,
+        network,
+        "th-sensor-01",
+        decoded_payload={"temperature": 21.0, "humidity": 50},
+    )
+    assert hass.states.get("sensor.th_sensor_01_temperature").state == "21.0"
+    assert "Error updating an entity of th-sensor-01" in caplog.text
+    await uplink_and_wait(
+        hass, network, "th-sensor-01", decoded_payload={"temperature": 22.0}
+    )
+    assert hass.states.get("sensor.th_sensor_01_temperature").state == "22.0"
 
 
 async def test_broker_restart_reconnects_and_resubscribes(

@@ -143,12 +143,54 @@ async def test_location_solver_places_a_device(
     assert position(hass, tracker) == (51.5, -0.12)
 
 
-async def test_a_solved_position_without_coordinates_is_skipped(
+async def test_a_solved_position_at_0_0_is_no_position(
     hass: HomeAssistant, init_integration: MockConfigEntry, network
 ) -> None:
-    """A location_solved with no latitude is counted as malformed; nothing is made."""
+    """The server leaves zeros out: a location without coordinates is 0, 0, no position."""
     coordinator = init_integration.runtime_data
-    network.solve_location("raw-01", {"longitude": 4.89})
-    await async_wait_for(lambda: coordinator.counters.malformed == 1)
+    network.solve_location("raw-01", {"accuracy": 10})
+    await async_wait_for(lambda: "raw-01" in coordinator.devices)
     await hass.async_block_till_done()
+    assert coordinator.counters.malformed == 0
     assert hass.states.async_entity_ids("device_tracker") == []
+
+
+async def test_a_gps_without_fix_keeps_its_position_over_other_locations(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network
+) -> None:
+    """A payload at 0, 0 keeps the last fix: the console's location is not a fix."""
+    tracker = "device_tracker.door_01_location"
+    registered = {
+        "user": {"latitude": 52.0, "longitude": 4.0, "source": "SOURCE_REGISTRY"}
+    }
+    await uplink_and_wait(
+        hass,
+        network,
+        "door-01",
+        decoded_payload={"latitude": 48.1, "longitude": 9.1},
+        locations=registered,
+    )
+    assert position(hass, tracker) == (48.1, 9.1)
+    await uplink_and_wait(
+        hass,
+        network,
+        "door-01",
+        decoded_payload={"latitude": 0, "longitude": 0},
+        locations=registered,
+    )
+    assert position(hass, tracker) == (48.1, 9.1)
+
+
+async def test_an_accuracy_of_nan_is_none(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network
+) -> None:
+    """A decoder's "NaN" or "Infinity" is no number: no accuracy, no error."""
+    tracker = "device_tracker.door_01_location"
+    for accuracy in ("NaN", "Infinity"):
+        await uplink_and_wait(
+            hass,
+            network,
+            "door-01",
+            decoded_payload={"latitude": 48.2, "longitude": 9.2, "accuracy": accuracy},
+        )
+        assert hass.states.get(tracker).attributes[ATTR_GPS_ACCURACY] == 0

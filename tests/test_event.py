@@ -161,6 +161,14 @@ async def test_report_of_a_device_not_seen_before(
     hass.bus.async_listen(
         EVENT_DOWNLINK, callback(lambda event: events.append(event.data))
     )
+    fired: list[dict[str, Any]] = []
+
+    @callback
+    def shown(event: Event[EventStateChangedData]) -> None:
+        if (state := event.data["new_state"]) and state.attributes.get("event_type"):
+            fired.append(dict(state.attributes))
+
+    async_track_state_change_event(hass, ["event.raw_01_downlink"], shown)
 
     console.publish(
         "v3/test-app@ttn/devices/raw-01/down/push",
@@ -176,6 +184,9 @@ async def test_report_of_a_device_not_seen_before(
     )
     state = hass.states.get("event.raw_01_downlink")
     assert state.attributes["f_port"] == 4
+    # Each report fired the new entity once, the one that made it included.
+    assert [event["status"] for event in events] == ["queued", "sent"]
+    assert [shown["event_type"] for shown in fired] == ["queued", "sent"]
     # Not one of ours: no correlation id of ours to match.
     assert state.attributes["correlation_id"] is None
     assert events[0]["correlation_id"] is None

@@ -153,6 +153,10 @@ def test_sensecap_measurements_are_named() -> None:
     assert flatten_payload(
         {"messages": [{"measurementId": 4242, "measurementValue": 1}]}
     ) == {"measurement_4242": 1}
+    # "NaN" is a reading they did not get: unknown, never a number Home Assistant refuses.
+    assert flatten_payload(
+        {"messages": [{"measurementId": "4097", "measurementValue": "NaN"}]}
+    ) == {"air_temperature": None}
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,7 @@ from custom_components.ttn_mqtt.protocol.messages import (
     ServiceData,
     Uplink,
     parse_application_up,
+    parse_location,
     parse_payload,
 )
 from custom_components.ttn_mqtt.protocol.topics import (
@@ -321,7 +322,8 @@ BAD_PAYLOADS = {
     "rssi text": b'{"end_device_ids": {"device_id": "dev1"}, "uplink_message": {"rx_metadata": [{"rssi": "x"}]}}',
     "bad time": b'{"end_device_ids": {"device_id": "dev1"}, "received_at": "yesterday", "uplink_message": {}}',
     "bad airtime": b'{"end_device_ids": {"device_id": "dev1"}, "uplink_message": {"consumed_airtime": "long"}}',
-    "location without longitude": b'{"end_device_ids": {"device_id": "dev1"}, "uplink_message": {"locations": {"a": {"latitude": 1}}}}',
+    "location not an object": b'{"end_device_ids": {"device_id": "dev1"}, "uplink_message": {"locations": {"a": [1, 2]}}}',
+    "latitude text": b'{"end_device_ids": {"device_id": "dev1"}, "uplink_message": {"locations": {"a": {"latitude": "north"}}}}',
     "confirmed text": b'{"end_device_ids": {"device_id": "dev1"}, "uplink_message": {"confirmed": "yes"}}',
     "correlation ids": b'{"end_device_ids": {"device_id": "dev1"}, "correlation_ids": [1], "uplink_message": {}}',
     "deeply nested": b'{"x": ' * 2000 + b"1" + b"}" * 2000,
@@ -405,3 +407,21 @@ def test_downlink_validation(kwargs: dict[str, Any], reason: str) -> None:
     with pytest.raises(DownlinkError) as err:
         Downlink(correlation_id="ttn_mqtt:x", **kwargs)
     assert err.value.reason == reason
+
+
+def test_a_location_left_at_zero_is_zero() -> None:
+    """The server leaves zero values out: a missing longitude is 0, not an error."""
+    location = parse_location({"latitude": 51.48})
+    assert (location.latitude, location.longitude) == (51.48, 0.0)
+
+
+def test_a_time_without_its_zone_is_utc() -> None:
+    """A received_at without a zone is UTC, as the server means."""
+    uplink = parse_application_up(
+        {
+            "end_device_ids": _device_ids(),
+            "received_at": "2024-07-06T09:19:21.150027",
+            "uplink_message": {},
+        }
+    )
+    assert uplink.received_at == datetime(2024, 7, 6, 9, 19, 21, 150027, tzinfo=UTC)

@@ -128,7 +128,7 @@ async def test_a_damaged_store_loses_only_what_is_damaged(
                     "fields": {"temperature": 21.5},
                     "sensor_attr": {},
                     "field_platforms": {"temperature": "sensor"},
-                    "solved_location": {"longitude": 4.89},
+                    "solved_location": "not a location",
                     "last_seen": "2026-11-26T01:00:00+00:00",
                 }
             },

@@ -378,6 +378,8 @@ async def test_null_and_type_changes_raise_nothing(
             "7",
             STATE_UNKNOWN,
         ),
+        ({"temperature": "NaN"}, STATE_UNKNOWN, "7", STATE_UNKNOWN),
+        ({"temperature": "-Infinity"}, STATE_UNKNOWN, "7", STATE_UNKNOWN),
         ({"temperature": 23.5, "level": 4}, "23.5", "7", "4"),
     ):
         await uplink_and_wait(hass, network, "raw-01", decoded_payload=decoded)
@@ -472,6 +474,14 @@ async def test_stale_device_turns_unavailable_once(
     stale_lines = [r for r in caplog.records if "no uplink" in r.getMessage()]
     assert len(stale_lines) == 1
     assert "th-sensor-01" in stale_lines[0].getMessage()
+
+    # An old uplink fetched late is no sign of life: the device stays unavailable.
+    late = network.build_uplink("th-sensor-01")
+    late["received_at"] = (dt_util.utcnow() - timedelta(minutes=60.5)).isoformat()
+    network.publish_raw(f"v3/{network.uid}/devices/th-sensor-01/up", json.dumps(late))
+    await uplink_and_wait(hass, network, "door-01")
+    assert hass.states.get("sensor.th_sensor_01_temperature").state == STATE_UNAVAILABLE
+    assert "th-sensor-01 reports again" not in caplog.messages
 
     await uplink_and_wait(hass, network, "th-sensor-01")
     assert hass.states.get("sensor.th_sensor_01_temperature").state != STATE_UNAVAILABLE

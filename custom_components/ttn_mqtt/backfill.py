@@ -62,12 +62,12 @@ _LOG_MESSAGES = {
         "uplinks sent while Home Assistant is disconnected cannot be fetched back"
     ),
     CatchUpProblem.TIMEOUT: (
-        "The Storage Integration of application %s did not answer in time; uplinks "
-        "sent while Home Assistant was disconnected are not fetched back"
+        "The Storage Integration of application %s did not answer in time; "
+        "trying again in a while"
     ),
     CatchUpProblem.FAILED: (
         "Could not fetch the uplinks application %s missed from its Storage "
-        "Integration: %s"
+        "Integration, trying again in a while: %s"
     ),
 }
 
@@ -96,6 +96,9 @@ class StorageCatchUp:
     # The Storage Integration writes what it receives in batches: an uplink received
     # just before the reconnect may take a moment to be readable.
     settle: ClassVar[float] = 5.0
+    # A Storage Integration that timed out or failed is asked again after these
+    # delays (seconds) while the gap stays open; live uplinks are applied meanwhile.
+    retry_delays: ClassVar[tuple[float, ...]] = (60.0, 300.0, 900.0)
 
     def __init__(self, coordinator: TtnCoordinator) -> None:
         """Prepare catching up for one coordinator; nothing runs until async_start."""
@@ -135,12 +138,29 @@ class StorageCatchUp:
     async def _async_catch_up(self, after: datetime | None, hours: int) -> None:
         """Fetch and apply; cancelled (unloading, or a newer catch-up), the ledger holds."""
         coordinator = self._coordinator
-        await asyncio.sleep(self.settle)
         try:
-            fetched = await self._async_fetch(after, hours)
-        except _CatchUpError as err:
-            self._report(err.problem, err.detail)
-        else:
+            await self._async_fetch_until_done(after, hours)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A defect of ours: the gap is given up, live uplinks must count again.
+            _LOGGER.exception("Catching up with %s failed", coordinator.settings.app_id)
+        # The gap is filled, or given up rather than hold live uplinks back until
+        # the next reconnect.
+        coordinator.ledger.finish_catch_up()
+
+    async def _async_fetch_until_done(self, after: datetime | None, hours: int) -> None:
+        """Fetch; a timeout or failure is tried again a few times while the gap holds."""
+        coordinator = self._coordinator
+        for delay in (self.settle, *self.retry_delays):
+            await asyncio.sleep(delay)
+            try:
+                fetched = await self._async_fetch(after, hours)
+            except _CatchUpError as err:
+                self._report(err.problem, err.detail)
+                if err.problem in _REPAIRABLE:
+                    return
+                continue
             _LOGGER.debug(
                 "Fetched %s uplinks of %s from storage",
                 fetched,
@@ -153,9 +173,12 @@ class StorageCatchUp:
                     "Fetched missed uplinks of %s from its Storage Integration again",
                     coordinator.settings.app_id,
                 )
-        # The gap is filled, or given up rather than hold live uplinks back until
-        # the next reconnect.
-        coordinator.ledger.finish_catch_up()
+            return
+        _LOGGER.warning(
+            "Gave up fetching the uplinks %s missed from its Storage Integration; "
+            "the next reconnect tries from now on",
+            coordinator.settings.app_id,
+        )
 
     async def _async_fetch(self, after: datetime | None, hours: int) -> int:
         """Stream the stored uplinks in and apply each; return how many were read."""

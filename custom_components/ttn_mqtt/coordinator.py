@@ -40,7 +40,7 @@ from .const import (
     MANUFACTURER,
 )
 from .payload import SENSOR_ATTR_KEY, flatten_payload
-from .protocol.downlink import own_correlation_id
+from .protocol.downlink import report_details
 from .protocol.errors import TtnParseError
 from .protocol.messages import (
     ApplicationUp,
@@ -49,6 +49,7 @@ from .protocol.messages import (
     JoinAccept,
     LocationSolved,
     Uplink,
+    VersionIds,
     parse_payload,
 )
 from .protocol.session import (
@@ -291,8 +292,13 @@ class TtnCoordinator:
             item = inbox.popleft()
             if isinstance(item, SessionState):
                 self._apply_state(item)
-            else:
+                continue
+            try:
                 self._apply_received(*item)
+            except Exception:
+                # A defect of ours, not of the message: skip it, keep the session.
+                _LOGGER.exception("Error applying a message on %s", item[0])
+                self.counters.malformed += 1
         if inbox and not self._drain_scheduled:
             self._drain_scheduled = True
             self.hass.loop.call_soon(self._drain)
@@ -353,10 +359,16 @@ class TtnCoordinator:
                 hints = uplink.decoded_payload.get(SENSOR_ATTR_KEY)
                 if isinstance(hints, dict):
                     device.sensor_attr.update(hints)
-            if device.stale:
+            if device.stale and not self._is_stale(received_at):
                 device.stale = False
                 _LOGGER.info("%s reports again", device.device_id)
-        if device.ha_device_id is None:
+        if device.ha_device_id is None or (
+            newest
+            and uplink.version_ids is not None
+            and device.registered_as != _registration(uplink)
+        ):
+            # New, or first seen by a join or a downlink report: now with its make
+            # and model.
             self._register_device(device)
         best = uplink.best_gateway
         # One context for the event and every state the uplink changes: they belong
@@ -392,28 +404,30 @@ class TtnCoordinator:
         self.counters.downlinks[event.status] += 1
         if device.ha_device_id is None:
             self._register_device(device)
-        data: dict[str, Any] = {
-            "device_id": device.ha_device_id,
-            "ttn_device_id": device.device_id,
-            "status": event.status.value,
-            # Ours alone, so that an automation's event trigger can match it.
-            "correlation_id": own_correlation_id(event.downlink_correlation_ids),
-            "correlation_ids": list(event.downlink_correlation_ids),
-            "f_port": event.f_port,
-        }
-        if event.status is DownlinkStatus.FAILED:
-            data["error_name"] = event.error_name
-            data["error_message"] = event.error_message
-        self.hass.bus.async_fire(EVENT_DOWNLINK, data)
-        for listener in self._downlink_listeners:
+        self.hass.bus.async_fire(
+            EVENT_DOWNLINK,
+            {
+                "device_id": device.ha_device_id,
+                "ttn_device_id": device.device_id,
+                "status": event.status.value,
+                **report_details(event),
+            },
+        )
+        # Copies: a listener may add an entity, and so another listener, on the way.
+        for listener in list(self._downlink_listeners):
             listener(event)
 
     @callback
     def _notify(self, device: TtnDevice, context: Context | None = None) -> None:
-        for listener in self._new_data_listeners:
+        # Copies: platforms add entities, and entities their listeners, on the way.
+        for listener in list(self._new_data_listeners):
             listener(device)
-        for update in self._device_listeners.get(device.device_id, ()):
-            update(context)
+        for update in list(self._device_listeners.get(device.device_id, ())):
+            try:
+                update(context)
+            except Exception:
+                # One entity's defect must not keep the device's others from updating.
+                _LOGGER.exception("Error updating an entity of %s", device.device_id)
 
     # The link to the server.
 
@@ -470,9 +484,10 @@ class TtnCoordinator:
         """Turn the entities of devices silent for longer than stale_hours unavailable."""
         if self._stale_after is None:
             return
-        limit = now - self._stale_after
         for device in self.devices.values():
-            stale = device.last_seen is not None and device.last_seen < limit
+            stale = device.last_seen is not None and self._is_stale(
+                device.last_seen, now
+            )
             if stale == device.stale:
                 continue
             device.stale = stale
@@ -485,6 +500,12 @@ class TtnCoordinator:
                 )
             for update in self._device_listeners.get(device.device_id, ()):
                 update(None)
+
+    def _is_stale(self, last_seen: datetime, now: datetime | None = None) -> bool:
+        """Return whether a device last seen then is silent for longer than stale_hours."""
+        if self._stale_after is None:
+            return False
+        return last_seen < (now or dt_util.utcnow()) - self._stale_after
 
     def _device(self, device_id: str) -> TtnDevice:
         device = self.devices.get(device_id)
@@ -523,6 +544,8 @@ class TtnCoordinator:
             via_device=self.application_identifier,
         )
         device.ha_device_id = entry.id
+        if device.uplink is not None:
+            device.registered_as = _registration(device.uplink)
 
     @callback
     def async_forget_device(self, device_id: str) -> None:
@@ -539,3 +562,8 @@ class TtnCoordinator:
         self.devices, self.ledger = await self._store.async_load()
         for device in self.devices.values():
             self._register_device(device)
+
+
+def _registration(uplink: Uplink) -> tuple[str | None, VersionIds | None]:
+    """Return what the device registry shows of a device from its uplink."""
+    return uplink.device.dev_eui, uplink.version_ids

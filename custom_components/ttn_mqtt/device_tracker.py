@@ -11,7 +11,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import TtnCoordinator, TtnMqttConfigEntry
 from .entity import NewKeys, TtnDeviceEntity, async_add_device_entities
-from .fields import find_position_keys, is_number
+from .fields import find_position_keys, is_number, number_from_text
 from .protocol.messages import Location
 from .store import TtnDevice
 
@@ -41,8 +41,8 @@ async def async_setup_entry(
         made = new_keys.made(device)
         if made:
             return []
-        has_locations = device.solved_location is not None or (
-            device.uplink is not None and bool(device.uplink.locations)
+        has_locations = (
+            _solved_position(device) is not None or _uplink_position(device) is not None
         )
         if not has_locations:
             search = (device, len(device.fields))
@@ -80,11 +80,11 @@ class TtnDeviceTracker(TtnDeviceEntity, TrackerEntity):
         self._attr_extra_state_attributes = {}
 
     def _refresh(self, device: TtnDevice) -> Hashable:
-        position = (
-            self._payload_position(device)
-            or _solved_position(device)
-            or _uplink_position(device)
-        )
+        position = self._payload_position(device)
+        if position is None and self._keys is None:
+            # A payload with a position of its own that has no fix now keeps the
+            # last one: a solved or registered location would make it jump.
+            position = _solved_position(device) or _uplink_position(device)
         if position is not None:
             latitude, longitude, altitude, accuracy, hdop = position
             self._attr_latitude = latitude
@@ -163,10 +163,7 @@ def _number(value: Any) -> float | None:
     if is_number(value):
         return value
     if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
+        return number_from_text(value)
     return None
 
 

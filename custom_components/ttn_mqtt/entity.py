@@ -111,8 +111,9 @@ class TtnDeviceEntity(Entity):
 
     @callback
     def _handle_link_update(self) -> None:
-        self._shown = self._snapshot()
-        self.async_write_ha_state()
+        # Called on every change of the session's state, retries included; most
+        # leave the entity's availability as it was.
+        self._handle_device_update(None)
 
 
 class NewKeys:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+import math
 import re
 from typing import Any
 
@@ -382,8 +383,24 @@ def is_coordinate(key: str, value: Any) -> bool:
 
 
 def is_number(value: Any) -> bool:
-    """Return whether a field's value is a number (booleans are not)."""
+    """Return whether a field's value is a number (booleans are not).
+
+    JSON has no NaN or infinity (orjson refuses 1e999), so a parsed number is finite.
+    """
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def number_from_text(text: str) -> float | None:
+    """Return the number a decoder wrote as text ("-0.9"), or None.
+
+    "NaN" and "Infinity", which JavaScript decoders write for a missing reading, are
+    None too: Home Assistant refuses non-finite values.
+    """
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def find_position_keys(fields: Mapping[str, Any]) -> dict[str, str] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import suppress
+import math
 from typing import Any
 
 # Decoders put unit and class hints here (a community convention); not a field itself.
@@ -89,8 +90,8 @@ def _add_measurement(fields: dict[str, Any], item: dict[str, Any]) -> None:
     if isinstance(value, dict | list):
         return
     if isinstance(value, str):
-        # Their decoders turn negative readings into text ("-0.9").
+        # Their decoders turn negative readings into text ("-0.9"); "NaN" is unknown.
         with suppress(ValueError):
-            value = float(value)
+            value = number if math.isfinite(number := float(value)) else None
     key = SENSECAP_MEASUREMENTS.get(measurement_id, f"measurement_{measurement_id}")
     fields[key] = value

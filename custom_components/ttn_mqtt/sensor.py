@@ -36,7 +36,13 @@ from .entity import (
     TtnDeviceEntity,
     async_add_device_entities,
 )
-from .fields import FieldSpec, is_number, readable_name, sensor_spec
+from .fields import (
+    FieldSpec,
+    is_number,
+    number_from_text,
+    readable_name,
+    sensor_spec,
+)
 from .store import TtnDevice
 
 _LOGGER = logging.getLogger(__name__)
@@ -242,11 +248,8 @@ class TtnFieldSensor(TtnDeviceEntity, SensorEntity):
     def _number(self, value: Any) -> float | None:
         if is_number(value):
             return value
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
+        if isinstance(value, str) and (number := number_from_text(value)) is not None:
+            return number
         if not self._warned:
             self._warned = True
             _LOGGER.warning(

@@ -20,6 +20,7 @@ from .protocol.messages import (
     DownlinkEvent,
     Location,
     Uplink,
+    VersionIds,
     parse_application_up,
     parse_location,
 )
@@ -53,6 +54,8 @@ class TtnDevice:
     field_platforms: dict[str, str] = field(default_factory=dict)
     # True once the device has sent nothing for longer than the stale_hours option.
     stale: bool = False
+    # The DevEUI and make and model the device registry has from an uplink, if any.
+    registered_as: tuple[str | None, VersionIds | None] | None = None
 
 
 type Snapshot = Callable[[], tuple[Mapping[str, TtnDevice], UplinkLedger]]
@@ -155,5 +158,6 @@ def _decode_device(device_id: str, saved: dict[str, Any]) -> TtnDevice:
         except TtnParseError:
             _LOGGER.debug("Ignoring the stored location of %s", device_id)
     if saved.get("last_seen"):
-        device.last_seen = dt_util.parse_datetime(saved["last_seen"])
+        last_seen = dt_util.parse_datetime(saved["last_seen"])
+        device.last_seen = dt_util.as_utc(last_seen) if last_seen else None
     return device

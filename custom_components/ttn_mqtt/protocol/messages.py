@@ -8,7 +8,7 @@ and nothing else, so that a caller can count and skip it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -225,9 +225,11 @@ def _timestamp(parent: dict[str, Any], key: str) -> datetime | None:
     if value is None:
         return None
     try:
-        return datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
     except ValueError:
         raise _fail(f"{key} is not a timestamp") from None
+    # The server writes UTC; a time without its zone is taken to be UTC too.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _duration(parent: dict[str, Any], key: str) -> float | None:
@@ -242,15 +244,15 @@ def _duration(parent: dict[str, Any], key: str) -> float | None:
 
 
 def parse_location(value: Any) -> Location:
-    """Parse a location object; latitude and longitude are required."""
+    """Parse a location object.
+
+    The server leaves zero values out, so a missing latitude or longitude is 0; a
+    location at 0, 0 is no position, which is for its reader to tell.
+    """
     location = _object(value, "location")
-    latitude = _number(location, "latitude")
-    longitude = _number(location, "longitude")
-    if latitude is None or longitude is None:
-        raise _fail("location has no latitude or longitude")
     return Location(
-        latitude=latitude,
-        longitude=longitude,
+        latitude=_number(location, "latitude") or 0.0,
+        longitude=_number(location, "longitude") or 0.0,
         altitude=_number(location, "altitude"),
         accuracy=_number(location, "accuracy"),
         source=_text(location, "source"),
