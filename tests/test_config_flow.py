@@ -626,6 +626,25 @@ async def test_unexpected_error_is_unknown(
     assert "boom" in caplog.text
 
 
+async def test_same_application_with_another_host_is_refused(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    broker: Broker,
+    ttn_app: Application,
+) -> None:
+    """An application set up with one server is not set up again with another."""
+    result = await start_user_flow(hass)
+    result = await configure(
+        hass, result, user_input(broker, ttn_app, host="127.0.0.2")
+    )
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured_with_another_host"
+    assert result["description_placeholders"]["host"] == "127.0.0.1"
+    assert_translated(result)
+    assert broker.count_connects(USER) == 0
+
+
 async def test_same_application_twice_is_already_configured(
     hass: HomeAssistant,
     config_entry: MockConfigEntry,

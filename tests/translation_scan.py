@@ -345,6 +345,7 @@ class IntegrationScan:
                 "async_show_menu",
                 "async_abort",
                 "async_update_reload_and_abort",
+                "AbortFlow",
                 *IMPLICIT_ABORTS,
             }:
                 yield from self._flow_uses(module, node, name)
@@ -410,6 +411,9 @@ class IntegrationScan:
                         )
                 continue
             reason = _keyword(call, "reason")
+            if reason is None and name == "AbortFlow" and call.args:
+                # raise AbortFlow("reason"): its reason comes first.
+                reason = call.args[0]
             if reason is not None:
                 reasons = module.keys_of(reason)
             elif name == "async_update_reload_and_abort":

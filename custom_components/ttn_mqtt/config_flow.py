@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from aiohttp import ClientError, hdrs
 from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlow
 from homeassistant.core import callback
+from homeassistant.data_entry_flow import AbortFlow
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     BooleanSelector,
@@ -219,6 +220,26 @@ class TtnConfigFlow(ConfigFlow, domain=DOMAIN):
         """Return the options flow."""
         return TtnOptionsFlow()
 
+    def _abort_if_set_up_with_another_host(
+        self, data: Mapping[str, Any], entry_id: str | None = None
+    ) -> None:
+        """Abort when another entry has this application, on another host.
+
+        Its devices and entities would be the same as that entry's.
+        """
+        uid = application_uid(data[CONF_APP_ID], data[CONF_TENANT])
+        for entry in self._async_current_entries(include_ignore=False):
+            if entry.entry_id != entry_id and uid == application_uid(
+                entry.data[CONF_APP_ID], entry.data[CONF_TENANT]
+            ):
+                raise AbortFlow(
+                    "already_configured_with_another_host",
+                    description_placeholders={
+                        "app_id": data[CONF_APP_ID],
+                        "host": entry.data[CONF_HOST],
+                    },
+                )
+
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
@@ -230,6 +251,7 @@ class TtnConfigFlow(ConfigFlow, domain=DOMAIN):
             if not errors:
                 await self.async_set_unique_id(_unique_id(data))
                 self._abort_if_unique_id_configured()
+                self._abort_if_set_up_with_another_host(data)
                 if not (error := await self._async_try_connect(data)):
                     return self.async_create_entry(title=data[CONF_APP_ID], data=data)
                 errors["base"] = error
@@ -295,6 +317,7 @@ class TtnConfigFlow(ConfigFlow, domain=DOMAIN):
                 )
                 if other is not None and other.entry_id != entry.entry_id:
                     return self.async_abort(reason="already_configured")
+                self._abort_if_set_up_with_another_host(data, entry.entry_id)
                 if not (error := await self._async_try_connect(data)):
                     return self.async_update_reload_and_abort(
                         entry, unique_id=unique_id, data=data
