@@ -73,6 +73,19 @@ class Bench:
         self.link.restore()
         await async_wait_for(lambda: self.coordinator.connected, timeout=10)
 
+    async def async_send_while_cut(
+        self, *uplinks: tuple[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Cut the link, send (device id, decoded payload) uplinks meanwhile, restore it.
+
+        Storage keeps them; Home Assistant does not receive them. Return them, as sent.
+        """
+        missed: list[dict[str, Any]] = []
+        await self.async_cut_and_restore(
+            lambda: missed.extend(self.sent(*uplink) for uplink in uplinks)
+        )
+        return missed
+
     def sent(self, device_id: str, decoded_payload: Any) -> dict[str, Any]:
         """Publish an uplink on the broker, as The Things Stack does; storage keeps it.
 
@@ -195,14 +208,10 @@ async def test_uplinks_sent_while_disconnected_are_fetched_after_reconnect(
     ]
     await async_wait_for(lambda: len(bench.events) == 2)
 
-    missed: list[dict[str, Any]] = []
-
-    def send_while_cut() -> None:
-        for value in (21.0, 22.0, 23.0):
-            missed.append(bench.sent("th-sensor-01", {"temperature": value}))
-        missed.append(bench.sent("door-01", {"door_open": True}))
-
-    await bench.async_cut_and_restore(send_while_cut)
+    missed = await bench.async_send_while_cut(
+        *(("th-sensor-01", {"temperature": value}) for value in (21.0, 22.0, 23.0)),
+        ("door-01", {"door_open": True}),
+    )
     await async_wait_for(lambda: bench.coordinator.counters.backfilled == 4)
     await bench.async_caught_up()
 
@@ -235,14 +244,10 @@ async def test_live_uplinks_during_a_catch_up_are_kept_once_and_newest(
     bench.sent("th-sensor-01", {"temperature": 20.0})
     await async_wait_for(lambda: len(bench.events) == 1)
 
-    missed: list[dict[str, Any]] = []
-
-    def send_while_cut() -> None:
-        for value in (21.0, 22.0):
-            missed.append(bench.sent("th-sensor-01", {"temperature": value}))
-
     bench.storage.hold = True
-    await bench.async_cut_and_restore(send_while_cut)
+    missed = await bench.async_send_while_cut(
+        ("th-sensor-01", {"temperature": 21.0}), ("th-sensor-01", {"temperature": 22.0})
+    )
     await asyncio.wait_for(bench.storage.held.wait(), timeout=5)
     # While storage is still answering, a newer uplink arrives live; storage keeps
     # it as well, so the stream brings it a second time.
@@ -387,14 +392,10 @@ async def test_a_failing_storage_is_asked_again_while_the_gap_holds(
     bench.sent("th-sensor-01", {"temperature": 20.0})
     await async_wait_for(lambda: len(bench.events) == 1)
 
-    missed: list[dict[str, Any]] = []
-
-    def send_while_cut() -> None:
-        for value in (21.0, 22.0):
-            missed.append(bench.sent("th-sensor-01", {"temperature": value}))
-
     bench.storage.status = 500
-    await bench.async_cut_and_restore(send_while_cut)
+    missed = await bench.async_send_while_cut(
+        ("th-sensor-01", {"temperature": 21.0}), ("th-sensor-01", {"temperature": 22.0})
+    )
     await async_wait_for(lambda: len(bench.storage.requests) == 2)
     live = bench.sent("th-sensor-01", {"temperature": 23.0})
     await async_wait_for(lambda: len(bench.events) == 2)
