@@ -194,3 +194,26 @@ async def test_an_accuracy_of_nan_is_none(
             decoded_payload={"latitude": 48.2, "longitude": 9.2, "accuracy": accuracy},
         )
         assert hass.states.get(tracker).attributes[ATTR_GPS_ACCURACY] == 0
+
+
+async def test_the_last_fix_survives_a_restart_after_an_uplink_without_fix(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network
+) -> None:
+    """The stored fields end at 0, 0; the tracker still shows its last fix after a restart."""
+    tracker = "device_tracker.door_01_location"
+    await uplink_and_wait(
+        hass,
+        network,
+        "door-01",
+        decoded_payload={"latitude": 48.1, "longitude": 9.1, "accuracy": 12},
+    )
+    await uplink_and_wait(
+        hass, network, "door-01", decoded_payload={"latitude": 0, "longitude": 0}
+    )
+    assert position(hass, tracker) == (48.1, 9.1)
+
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    assert await hass.config_entries.async_setup(init_integration.entry_id)
+    await hass.async_block_till_done()
+    assert position(hass, tracker) == (48.1, 9.1)
+    assert hass.states.get(tracker).attributes[ATTR_GPS_ACCURACY] == 12

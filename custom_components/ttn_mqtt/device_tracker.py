@@ -6,8 +6,10 @@ from collections.abc import Hashable, Mapping
 from typing import Any
 
 from homeassistant.components.device_tracker import SourceType, TrackerEntity
+from homeassistant.const import ATTR_GPS_ACCURACY, ATTR_LATITUDE, ATTR_LONGITUDE
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.restore_state import RestoreEntity
 
 from .coordinator import TtnCoordinator, TtnMqttConfigEntry
 from .entity import NewKeys, TtnDeviceEntity, async_add_device_entities
@@ -57,7 +59,7 @@ async def async_setup_entry(
     async_add_device_entities(entry, async_add_entities, new_tracker)
 
 
-class TtnDeviceTracker(TtnDeviceEntity, TrackerEntity):
+class TtnDeviceTracker(TtnDeviceEntity, TrackerEntity, RestoreEntity):
     """The device's position.
 
     From the decoded payload when it carries latitude and longitude (top level, or
@@ -78,6 +80,23 @@ class TtnDeviceTracker(TtnDeviceEntity, TrackerEntity):
         super().__init__(coordinator, device_id, TRACKER_KEY)
         self._keys: dict[str, str] | None = None
         self._attr_extra_state_attributes = {}
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the device; with no position now (no fix), show the last one shown."""
+        await super().async_added_to_hass()
+        if self._attr_latitude is not None:
+            return
+        # The stored fields hold the latest uplink's 0, 0, not the fix before it.
+        last = await self.async_get_last_state()
+        if last is None:
+            return
+        latitude = last.attributes.get(ATTR_LATITUDE)
+        longitude = last.attributes.get(ATTR_LONGITUDE)
+        if is_number(latitude) and is_number(longitude):
+            self._attr_latitude = latitude
+            self._attr_longitude = longitude
+            self._attr_location_accuracy = last.attributes.get(ATTR_GPS_ACCURACY, 0)
+            self._shown = self._snapshot()
 
     def _refresh(self, device: TtnDevice) -> Hashable:
         position = self._payload_position(device)
