@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 import re
 import socket
+import ssl
 from typing import Any
 
 from aiohttp import web
@@ -76,16 +77,16 @@ class AuthInfoServer:
         self.url = ""
         self._runner: web.AppRunner | None = None
 
-    async def start(self) -> None:
-        """Serve on a free port of 127.0.0.1."""
+    async def start(self, tls: ssl.SSLContext | None = None) -> None:
+        """Serve on a free port of 127.0.0.1, over TLS with that context."""
         app = web.Application()
         app.router.add_get("/api/v3/auth_info", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=tls)
         await site.start()
         host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
+        self.url = f"{'https' if tls else 'http'}://{host}:{port}"
 
     async def stop(self) -> None:
         """Stop serving."""
@@ -557,6 +558,38 @@ async def test_wrong_key_without_an_http_api_is_invalid_auth(
         hass, result, user_input(broker, ttn_app, api_key=generate_api_key())
     )
     assert result["errors"] == {"base": "invalid_auth"}
+
+
+async def test_key_of_another_application_is_named_over_https_with_own_ca(
+    hass: HomeAssistant,
+    broker: Broker,
+    ttn_app: Application,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A self-hosted stack's CA is trusted by the key look-up as by MQTT."""
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(broker.workdir / "server.pem", broker.workdir / "server.key")
+    server = AuthInfoServer()
+    await server.start(tls)
+    monkeypatch.setattr(TtnConfigFlow, "api_base_url", server.url)
+    other_key = generate_api_key()
+    server.keys[other_key] = "other-app"
+    result = await start_user_flow(hass, advanced=True)
+    values = user_input(
+        broker,
+        ttn_app,
+        **{
+            CONF_PORT: broker.tls_port,
+            CONF_USE_TLS: True,
+            CONF_CA_PEM: broker.ca_file.read_text(),
+            CONF_API_KEY: other_key,
+        },
+    )
+    result = await configure(hass, result, values)
+    await server.stop()
+
+    assert result["errors"] == {"base": "wrong_application"}
+    assert server.requests == 1
 
 
 async def test_key_of_another_application_is_named(

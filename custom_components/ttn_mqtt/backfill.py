@@ -28,6 +28,7 @@ from yarl import URL
 
 from .const import CONF_BACKFILL_HOURS, DEFAULT_BACKFILL_HOURS, DOMAIN
 from .protocol.messages import Uplink
+from .protocol.session import client_ssl_context
 from .protocol.storage import StoredUplinkReader, storage_query, storage_uplinks_path
 
 if TYPE_CHECKING:
@@ -190,8 +191,10 @@ class StorageCatchUp:
         else:
             url = URL(self.base_url).with_path(path)
         options: dict[str, Any] = {}
-        if settings.ca_pem and self.base_url is None:
+        if self.base_url is None:
             try:
+                # Trusting what the MQTT session trusts; Home Assistant's shared
+                # session trusts certifi's authorities only.
                 options["ssl"] = await self._async_ssl_context(settings.ca_pem)
             # TypeError: a CA that is not ASCII.
             except (ssl.SSLError, ValueError, TypeError) as err:
@@ -240,11 +243,11 @@ class StorageCatchUp:
             self._coordinator.apply_message(uplink, backfilled=True)
         return len(uplinks)
 
-    async def _async_ssl_context(self, ca_pem: str) -> ssl.SSLContext:
-        """Return a context trusting a self-hosted stack's CA, built off the event loop."""
+    async def _async_ssl_context(self, ca_pem: str | None) -> ssl.SSLContext:
+        """Return the MQTT session's trust (and a stack's CA), built off the event loop."""
         if self._ssl_context is None:
             self._ssl_context = await self._coordinator.hass.async_add_executor_job(
-                _ssl_context, ca_pem
+                client_ssl_context, ca_pem
             )
         return self._ssl_context
 
@@ -270,9 +273,3 @@ class StorageCatchUp:
                     "host": settings.host,
                 },
             )
-
-
-def _ssl_context(ca_pem: str) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    context.load_verify_locations(cadata=ca_pem)
-    return context

@@ -59,7 +59,7 @@ from .protocol.ids import (
     normalize_eui,
     normalize_host,
 )
-from .protocol.session import ConnectResult
+from .protocol.session import ConnectResult, client_ssl_context
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -373,16 +373,24 @@ class TtnConfigFlow(ConfigFlow, domain=DOMAIN):
             else URL.build(scheme="https", host=data[CONF_HOST])
         )
         session = async_get_clientsession(self.hass)
+        options: dict[str, Any] = {}
         try:
+            if base.scheme == "https":
+                # What the MQTT session trusts, a self-hosted stack's CA included.
+                options["ssl"] = await self.hass.async_add_executor_job(
+                    client_ssl_context, data.get(CONF_CA_PEM)
+                )
             async with (
                 asyncio.timeout(AUTH_INFO_TIMEOUT),
                 session.get(
                     base.with_path(AUTH_INFO_PATH),
                     headers={hdrs.AUTHORIZATION: f"Bearer {data[CONF_API_KEY]}"},
                     raise_for_status=True,
+                    **options,
                 ) as response,
             ):
                 return key_application_id(await response.json())
+        # ValueError: an answer that is not JSON.
         except (ClientError, TimeoutError, ValueError):
             return None
 

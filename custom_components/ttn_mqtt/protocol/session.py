@@ -143,6 +143,19 @@ class _BufferedClient(mqtt.Client):
         return data
 
 
+def client_ssl_context(ca_pem: str | None = None) -> ssl.SSLContext:
+    """Return a TLS client context trusting the system's authorities and a stack's own CA.
+
+    The MQTT session and every HTTPS request to the host use it, so that what connects
+    over MQTT also reaches the host's API. Blocking (it reads the trust store): build
+    it off the event loop. Raises ssl.SSLError, ValueError or TypeError for a bad CA.
+    """
+    context = ssl.create_default_context()
+    if ca_pem:
+        context.load_verify_locations(cadata=ca_pem)
+    return context
+
+
 def _backoff_delay(failures: int, minimum: float, maximum: float) -> float:
     """Return a capped exponential delay with jitter, so clients don't return together."""
     ceiling = min(maximum, minimum * 2 ** min(failures, 30))
@@ -233,10 +246,7 @@ class Session:
         client.username_pw_set(settings.uid, settings.api_key)
         client.connect_timeout = settings.connect_timeout
         if settings.use_tls:
-            context = ssl.create_default_context()
-            if settings.ca_pem:
-                context.load_verify_locations(cadata=settings.ca_pem)
-            client.tls_set_context(context)
+            client.tls_set_context(client_ssl_context(settings.ca_pem))
         client.on_connect = self._handle_connect
         client.on_subscribe = self._handle_subscribe
         client.on_message = self._handle_message
