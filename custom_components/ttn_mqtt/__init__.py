@@ -13,7 +13,7 @@ from homeassistant.helpers.typing import ConfigType
 from .backfill import storage_issue_id
 from .const import DOMAIN
 from .coordinator import TtnCoordinator, TtnMqttConfigEntry
-from .services import async_setup_services, end_device_id
+from .services import async_setup_services
 from .store import async_remove_store
 
 PLATFORMS: list[Platform] = [
@@ -78,6 +78,6 @@ async def async_remove_config_entry_device(
     coordinator = entry.runtime_data
     if coordinator.application_identifier in device.identifiers:
         return False
-    if (device_id := end_device_id(coordinator, device)) is not None:
+    if (device_id := coordinator.end_device_id(device)) is not None:
         coordinator.async_forget_device(device_id)
     return True

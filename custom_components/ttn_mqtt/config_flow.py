@@ -185,15 +185,17 @@ def _clean(user_input: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str
 def _is_ca_pem(text: str) -> bool:
     """Return whether text holds PEM certificates the TLS session will load.
 
-    It loads them as the session does, so it touches ssl: run it in the executor.
+    It loads them with the session's own function, which reads the trust store: run
+    it in the executor.
     """
     # The session would skip a private key pasted with the certificate; it must not
     # end up stored in the entry.
     if "PRIVATE KEY" in text:
         return False
     try:
-        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cadata=text)
-    except (ssl.SSLError, TypeError):  # TypeError: text that is not ASCII.
+        client_ssl_context(text)
+    # TypeError: text that is not ASCII.
+    except (ssl.SSLError, ValueError, TypeError):
         return False
     return True
 

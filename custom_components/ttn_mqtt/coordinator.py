@@ -165,6 +165,21 @@ class TtnCoordinator:
         """Return the device-registry identifier of an end device."""
         return (DOMAIN, f"{self.uid}/{device_id}")
 
+    def end_device_id(self, device: dr.DeviceEntry) -> str | None:
+        """Return the TTN device ID of a registry device: device_identifier reversed.
+
+        None for the application's own device, which has no device ID.
+        """
+        prefix = f"{self.uid}/"
+        return next(
+            (
+                identifier.removeprefix(prefix)
+                for domain, identifier in device.identifiers
+                if domain == DOMAIN and identifier.startswith(prefix)
+            ),
+            None,
+        )
+
     # Start and stop.
 
     async def async_start(self) -> None:

@@ -24,7 +24,6 @@ from homeassistant.helpers.device_registry import DeviceEntry
 from .const import CONF_API_KEY, CONF_CA_PEM
 from .coordinator import TtnCoordinator, TtnMqttConfigEntry
 from .fields import position_role
-from .services import end_device_id
 from .store import TtnDevice
 
 TO_REDACT = {CONF_API_KEY, CONF_CA_PEM}
@@ -59,7 +58,7 @@ async def async_get_device_diagnostics(
     if coordinator.application_identifier in device.identifiers:
         data["counters"] = _counters(coordinator)
         return data
-    device_id = end_device_id(coordinator, device)
+    device_id = coordinator.end_device_id(device)
     known = coordinator.devices.get(device_id) if device_id else None
     data["device_id"] = device_id
     # None for a device in the registry whose stored data was lost.

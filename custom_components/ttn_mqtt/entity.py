@@ -164,12 +164,11 @@ def async_add_device_entities(
     entry: TtnMqttConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
     new_entities: Callable[[TtnDevice], list[Entity]],
-) -> Callable[[TtnDevice], None]:
+) -> None:
     """Add the new entities of every known device, then of each device that reports.
 
     At setup, all devices' entities go to Home Assistant in one call: one call per
     device costs a task each, which a start with many restored devices would feel.
-    Return the function that adds a device's new entities, for other triggers.
     """
     coordinator = entry.runtime_data
     async_add_entities(
@@ -186,4 +185,3 @@ def async_add_device_entities(
             async_add_entities(entities)
 
     entry.async_on_unload(coordinator.async_add_new_data_listener(add_new))
-    return add_new

@@ -17,7 +17,6 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
-from homeassistant.helpers.device_registry import DeviceEntry
 import voluptuous as vol
 
 from .const import DOMAIN
@@ -140,29 +139,13 @@ def _end_device(hass: HomeAssistant, ha_device_id: str) -> tuple[TtnCoordinator,
             translation_placeholders={"application": entry.title},
         )
     coordinator = entry.runtime_data
-    if (device_id := end_device_id(coordinator, device)) is None:
+    if (device_id := coordinator.end_device_id(device)) is None:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="not_end_device",
             translation_placeholders={"device": name},
         )
     return coordinator, device_id
-
-
-def end_device_id(coordinator: TtnCoordinator, device: DeviceEntry) -> str | None:
-    """Return the TTN device ID behind a registry device of the coordinator's entry.
-
-    None for the application's own device, which has no device ID.
-    """
-    prefix = f"{coordinator.uid}/"
-    return next(
-        (
-            identifier.removeprefix(prefix)
-            for domain, identifier in device.identifiers
-            if domain == DOMAIN and identifier.startswith(prefix)
-        ),
-        None,
-    )
 
 
 def _downlink(data: Mapping[str, Any]) -> Downlink:

@@ -372,7 +372,6 @@ def _downlink_event(
 
 def parse_application_up(body: Any) -> ApplicationUp:
     """Parse one decoded ApplicationUp object; raise TtnParseError when it is not one."""
-    body = _object(body, "message")
     try:
         raw_json = orjson.dumps(body)
     except orjson.JSONEncodeError as err:
