@@ -8,6 +8,7 @@ broker, ttn_app and network fixtures they build on).
 
 import asyncio
 from collections.abc import AsyncGenerator, Generator
+import logging
 from typing import Any
 
 from homeassistant import block_async_io
@@ -55,16 +56,33 @@ ha_loop.raise_for_blocking_call = _raise_for_integration_calls
 block_async_io.enable()
 
 
+def _is_complaint(record: logging.LogRecord) -> bool:
+    """Return whether Home Assistant complains of us in this log record.
+
+    A blocking call in the event loop, a use of a deprecated API reported by its
+    `frame.report_usage` (it names the integration, and becomes a defect in the
+    release it names), or a listener removed twice.
+    """
+    message = record.getMessage()
+    return (
+        "blocking call" in message
+        or (record.name == frame.__name__ and DOMAIN in message)
+        or ("deprecat" in message.lower() and DOMAIN in message)
+        or "Unable to remove unknown job listener" in message
+    )
+
+
 @pytest.fixture(autouse=True)
-def no_blocking_calls(caplog: pytest.LogCaptureFixture) -> Generator[None]:
-    """Fail a test in which Home Assistant detected a blocking call in the event loop."""
+def no_complaints(caplog: pytest.LogCaptureFixture) -> Generator[None]:
+    """Fail a test in which Home Assistant complained of the integration."""
     yield
-    blocking = [
+    complaints = [
         record.getMessage()
-        for record in caplog.get_records("call")
-        if "blocking call" in record.getMessage()
+        for when in ("setup", "call", "teardown")
+        for record in caplog.get_records(when)
+        if _is_complaint(record)
     ]
-    assert not blocking
+    assert not complaints
 
 
 @pytest.fixture(autouse=True)

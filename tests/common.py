@@ -9,6 +9,8 @@ import threading
 import time
 from typing import Any
 
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
 import paho.mqtt.client as mqtt
 
 from ttn_sim import Broker
@@ -39,6 +41,19 @@ def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(0.01)
+
+
+def registry_device(hass: HomeAssistant, identifier: tuple[str, str]) -> dr.DeviceEntry:
+    """Return the registry device with this identifier.
+
+    Not `async_get_device`: Home Assistant 2026.x deprecates it outside integrations.
+    """
+    (device,) = (
+        device
+        for device in dr.async_get(hass).devices.values()
+        if identifier in device.identifiers
+    )
+    return device
 
 
 class MqttWatcher(Subscriber):

@@ -14,21 +14,20 @@ from typing import Any
 from aiohttp import web
 from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResult, FlowResultType
+from homeassistant.data_entry_flow import FlowResult, FlowResultType, section
 from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
 )
-import voluptuous as vol
 
 from custom_components.ttn_mqtt import config_flow, coordinator
+from custom_components.ttn_mqtt.compat import device_config_entry_ids, vol
 from custom_components.ttn_mqtt.config_flow import (
     OPTIONS_SCHEMA,
     REAUTH_SCHEMA,
-    RECONFIGURE_SCHEMA,
-    USER_SCHEMA,
+    SECTION_CONNECTION,
     TtnConfigFlow,
 )
 from custom_components.ttn_mqtt.const import (
@@ -52,7 +51,7 @@ from custom_components.ttn_mqtt.protocol.ids import normalize_host
 from ttn_sim import Application, Broker, Network, generate_api_key
 from ttn_sim.certs import generate_tls_material
 
-from .common import async_wait_for
+from .common import async_wait_for, registry_device
 
 TRANSLATIONS = json.loads(
     (
@@ -161,9 +160,9 @@ def user_input(broker: Broker, ttn_app: Application, **changes: Any) -> dict[str
     return {key: value for key, value in values.items() if value is not None}
 
 
-def assert_translated(result: FlowResult, section: str = "config") -> None:
+def assert_translated(result: FlowResult, flow: str = "config") -> None:
     """Every text shown for this result exists and gets the placeholders it names."""
-    texts = TRANSLATIONS[section]
+    texts = TRANSLATIONS[flow]
     shown: list[str] = []
     if result["type"] is FlowResultType.ABORT:
         shown.append(texts["abort"][result["reason"]])
@@ -171,11 +170,18 @@ def assert_translated(result: FlowResult, section: str = "config") -> None:
         assert result["type"] is FlowResultType.FORM
         step = texts["step"][result["step_id"]]
         shown += [step["title"], step["description"]]
-        for marker in result["data_schema"].schema:
-            shown += [
-                step["data"][marker.schema],
-                step["data_description"][marker.schema],
-            ]
+        for marker, value in result["data_schema"].schema.items():
+            if isinstance(value, section):
+                texts_of = step["sections"][marker.schema]
+                shown.append(texts_of["name"])
+                fields = value.schema.schema
+            else:
+                texts_of, fields = step, [marker]
+            for field in fields:
+                shown += [
+                    texts_of["data"][field.schema],
+                    texts_of["data_description"][field.schema],
+                ]
         shown += [texts["error"][error] for error in (result["errors"] or {}).values()]
     given = set(result["description_placeholders"] or {})
     for text in shown:
@@ -183,21 +189,51 @@ def assert_translated(result: FlowResult, section: str = "config") -> None:
         assert set(PLACEHOLDER.findall(text)) <= given, text
 
 
+def form_fields(schema: vol.Schema) -> list[str]:
+    """Return the fields of a form in order, those of its sections in their place."""
+    names: list[str] = []
+    for marker, value in schema.schema.items():
+        if isinstance(value, section):
+            names += form_fields(value.schema)
+        else:
+            names.append(marker.schema)
+    return names
+
+
 def suggested(result: FlowResult) -> dict[str, Any]:
-    """Return the values a form is filled with: suggested values, else defaults."""
-    values = {}
-    for marker in result["data_schema"].schema:
-        if marker.description and "suggested_value" in marker.description:
-            values[marker.schema] = marker.description["suggested_value"]
-        elif marker.default is not vol.UNDEFINED:
-            values[marker.schema] = marker.default()
-    return values
+    """Return the values a form is filled with (suggested, else defaults), flat."""
+
+    def values_of(schema: vol.Schema) -> dict[str, Any]:
+        values = {}
+        for marker, value in schema.schema.items():
+            if isinstance(value, section):
+                values.update(values_of(value.schema))
+            elif marker.description and "suggested_value" in marker.description:
+                values[marker.schema] = marker.description["suggested_value"]
+            elif marker.default is not vol.UNDEFINED:
+                values[marker.schema] = marker.default()
+        return values
+
+    return values_of(result["data_schema"])
 
 
-async def start_user_flow(hass: HomeAssistant, *, advanced: bool = False) -> FlowResult:
-    """Start adding an application, with Home Assistant's advanced mode on or off."""
+def as_form_input(schema: vol.Schema, values: dict[str, Any]) -> dict[str, Any]:
+    """Return flat values as the frontend sends them: a section's fields nested."""
+    form_input = dict(values)
+    for marker, value in schema.schema.items():
+        if isinstance(value, section):
+            form_input[marker.schema] = {
+                field: form_input.pop(field)
+                for field in form_fields(value.schema)
+                if field in form_input
+            }
+    return form_input
+
+
+async def start_user_flow(hass: HomeAssistant) -> FlowResult:
+    """Start adding an application."""
     result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER, "show_advanced_options": advanced}
+        DOMAIN, context={"source": SOURCE_USER}
     )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "user"
@@ -208,7 +244,10 @@ async def start_user_flow(hass: HomeAssistant, *, advanced: bool = False) -> Flo
 async def configure(
     hass: HomeAssistant, result: FlowResult, values: dict[str, Any]
 ) -> FlowResult:
-    return await hass.config_entries.flow.async_configure(result["flow_id"], values)
+    """Submit flat values to a form, as the frontend would."""
+    return await hass.config_entries.flow.async_configure(
+        result["flow_id"], as_form_input(result["data_schema"], values)
+    )
 
 
 async def reauth_flow(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any]:
@@ -224,17 +263,22 @@ async def reauth_flow(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, 
 
 
 async def test_user_form_shows_the_ttn_defaults(hass: HomeAssistant) -> None:
-    """The form offers the clusters, port 8883 with TLS and tenant ttn, in order."""
+    """The form offers the clusters, port 8883 with TLS and tenant ttn, in order.
+
+    Port, TLS and the CA, which most users never change, wait in a collapsed section.
+    """
     result = await start_user_flow(hass)
     assert [marker.schema for marker in result["data_schema"].schema] == [
         CONF_HOST,
-        CONF_PORT,
-        CONF_USE_TLS,
         CONF_TENANT,
+        SECTION_CONNECTION,
         CONF_APP_ID,
         CONF_APP_EUI,
         CONF_API_KEY,
     ]
+    connection = result["data_schema"].schema[SECTION_CONNECTION]
+    assert connection.options["collapsed"] is True
+    assert form_fields(connection.schema) == [CONF_PORT, CONF_USE_TLS, CONF_CA_PEM]
     assert suggested(result) == {
         CONF_HOST: DEFAULT_HOST,
         CONF_PORT: 8883,
@@ -292,9 +336,8 @@ async def test_user_flow_creates_an_entry_that_receives_uplinks(
     network.uplink("th-sensor-01", decoded_payload={"temperature": 21.5})
     await async_wait_for(lambda: events)
     registry = dr.async_get(hass)
-    device = registry.async_get_device({(DOMAIN, f"{USER}/th-sensor-01")})
-    assert device is not None
-    assert device.config_entries == {entry.entry_id}
+    device = registry_device(hass, (DOMAIN, f"{USER}/th-sensor-01"))
+    assert device_config_entry_ids(device) == {entry.entry_id}
     application = registry.async_get(device.via_device_id)
     assert application.name == "test-app"
     assert application.serial_number == "70B3D57ED0000000"
@@ -376,32 +419,34 @@ async def test_tls_against_an_untrusted_certificate_cannot_connect(
     assert not hass.config_entries.async_entries(DOMAIN)
 
 
-# A self-hosted stack's own CA, in advanced mode.
+# A self-hosted stack's own CA, in the connection details.
 
 
-async def test_ca_field_shows_in_advanced_mode_only(
+async def test_ca_field_waits_in_the_connection_section(
     hass: HomeAssistant, config_entry: MockConfigEntry
 ) -> None:
-    """A multi-line field after the TLS switch, in both steps; hidden otherwise."""
-    result = await start_user_flow(hass, advanced=True)
-    fields = [marker.schema for marker in result["data_schema"].schema]
-    assert fields[:4] == [CONF_HOST, CONF_PORT, CONF_USE_TLS, CONF_CA_PEM]
-    assert result["data_schema"].schema[CONF_CA_PEM].config["multiline"] is True
-    assert CONF_CA_PEM not in suggested(result)
+    """A multi-line field after the TLS switch, in both steps, whatever the mode.
 
-    result = await config_entry.start_reconfigure_flow(hass, show_advanced_options=True)
-    assert CONF_CA_PEM in [marker.schema for marker in result["data_schema"].schema]
-    assert_translated(result)
-    result = await config_entry.start_reconfigure_flow(hass)
-    assert CONF_CA_PEM not in [marker.schema for marker in result["data_schema"].schema]
+    Home Assistant 2026.6 removed advanced mode from its UI: the field is in the
+    collapsed section, not hidden.
+    """
+    for result in (
+        await start_user_flow(hass),
+        await config_entry.start_reconfigure_flow(hass),
+    ):
+        connection = result["data_schema"].schema[SECTION_CONNECTION]
+        assert form_fields(connection.schema) == [CONF_PORT, CONF_USE_TLS, CONF_CA_PEM]
+        assert connection.schema.schema[CONF_CA_PEM].config["multiline"] is True
+        assert CONF_CA_PEM not in suggested(result)
+        assert_translated(result)
 
 
 async def test_tls_with_own_ca_creates_an_entry_that_receives_uplinks(
     hass: HomeAssistant, broker: Broker, network: Network, ttn_app: Application
 ) -> None:
-    """The server's CA pasted in advanced mode is stored and trusted, at setup too."""
+    """The server's CA pasted in the form is stored and trusted, at setup too."""
     ca_pem = broker.ca_file.read_text()
-    result = await start_user_flow(hass, advanced=True)
+    result = await start_user_flow(hass)
     values = user_input(
         broker,
         ttn_app,
@@ -429,7 +474,7 @@ async def test_empty_ca_field_stores_nothing(
     hass: HomeAssistant, broker: Broker, ttn_app: Application
 ) -> None:
     """Blanks in the CA field are no CA: the entry trusts the system's certificates."""
-    result = await start_user_flow(hass, advanced=True)
+    result = await start_user_flow(hass)
     result = await configure(
         hass, result, user_input(broker, ttn_app, **{CONF_CA_PEM: " \n "})
     )
@@ -468,11 +513,11 @@ async def test_invalid_ca_is_caught_before_connecting(
             CONF_CA_PEM: make_ca(ca_pem),
         },
     )
-    result = await start_user_flow(hass, advanced=True)
+    result = await start_user_flow(hass)
     result = await configure(hass, result, typed)
 
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {CONF_CA_PEM: "invalid_ca"}
+    assert result["errors"] == {SECTION_CONNECTION: "invalid_ca"}
     assert_translated(result)
     assert suggested(result) == typed
     assert broker.count_connects(USER) == 0
@@ -574,7 +619,7 @@ async def test_key_of_another_application_is_named_over_https_with_own_ca(
     monkeypatch.setattr(TtnConfigFlow, "api_base_url", server.url)
     other_key = generate_api_key()
     server.keys[other_key] = "other-app"
-    result = await start_user_flow(hass, advanced=True)
+    result = await start_user_flow(hass)
     values = user_input(
         broker,
         ttn_app,
@@ -748,6 +793,74 @@ async def test_revoked_key_leads_to_reauth_and_back(
     await async_wait_for(lambda: events)
 
 
+async def test_reauth_with_the_same_key_connects_again(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    broker: Broker,
+    network: Network,
+    ttn_app: Application,
+) -> None:
+    """A key refused for a while and entered again unchanged reconnects the entry.
+
+    Nothing in the entry changes, so no update listener runs: the flow reloads it.
+    """
+    entry = init_integration
+    await revoke_key(hass, broker, ttn_app)
+    flow = await reauth_flow(hass, entry)
+    # The key is valid again (restored on the server) and typed in as it was.
+    broker.replace_application(ttn_app)
+    await hass.async_add_executor_job(broker.restart)
+    connects = broker.count_connects(USER)
+
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {CONF_API_KEY: ttn_app.api_key}
+    )
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+
+    assert entry.state is ConfigEntryState.LOADED
+    await async_wait_for(lambda: entry.runtime_data.connected)
+    # Once for the check, once for the reload.
+    assert broker.count_connects(USER) == connects + 2
+    events = async_capture_events(hass, EVENT_UPLINK)
+    network.uplink("door-01")
+    await async_wait_for(lambda: events)
+
+
+async def test_reconfigure_with_a_new_key_uses_it_at_once(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    broker: Broker,
+    network: Network,
+    ttn_app: Application,
+) -> None:
+    """A new key saved by reconfigure is the session's key, without a restart.
+
+    From Home Assistant 2026.12 the flow's own reload no longer runs for an entry
+    with an update listener; the listener applies the new data.
+    """
+    entry = init_integration
+    old_session = entry.runtime_data.session
+    new_key = generate_api_key()
+    # The key is replaced in the console; the running session is refused.
+    broker.replace_application(Application(ttn_app.app_id, ttn_app.tenant, new_key))
+    await hass.async_add_executor_job(broker.restart)
+    await async_wait_for(lambda: broker.count_refused() > 0)
+
+    result = await entry.start_reconfigure_flow(hass)
+    result = await configure(hass, result, {**suggested(result), CONF_API_KEY: new_key})
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.session is not old_session
+    assert entry.runtime_data.settings.api_key == new_key
+    await async_wait_for(lambda: entry.runtime_data.connected)
+    events = async_capture_events(hass, EVENT_UPLINK)
+    network.uplink("door-01")
+    await async_wait_for(lambda: events)
+
+
 async def test_reauth_with_a_key_of_another_application_aborts(
     hass: HomeAssistant,
     config_entry: MockConfigEntry,
@@ -878,7 +991,7 @@ async def test_reconfigure_onto_another_entry_aborts(
 async def test_reconfigure_keeps_or_removes_the_ca(
     hass: HomeAssistant, config_entry: MockConfigEntry, broker: Broker
 ) -> None:
-    """The stored CA stays when left as shown or hidden; an emptied field removes it."""
+    """The stored CA stays when left as shown; an emptied field removes it."""
     ca_pem = broker.ca_file.read_text().strip()
     tls = {
         CONF_HOST: "127.0.0.1",
@@ -893,27 +1006,19 @@ async def test_reconfigure_keeps_or_removes_the_ca(
     await hass.async_block_till_done()
     assert config_entry.state is ConfigEntryState.LOADED
 
-    # Advanced mode shows the stored CA; left as it is, it stays.
-    result = await config_entry.start_reconfigure_flow(hass, show_advanced_options=True)
+    # The form shows the stored CA; left as it is, it stays.
+    result = await config_entry.start_reconfigure_flow(hass)
     assert suggested(result)[CONF_CA_PEM] == ca_pem
     result = await configure(hass, result, suggested(result))
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
     assert config_entry.data[CONF_CA_PEM] == ca_pem
 
-    # Without advanced mode the field is hidden, and the CA stays.
-    result = await config_entry.start_reconfigure_flow(hass)
-    result = await configure(hass, result, tls)
-    assert result["reason"] == "reconfigure_successful"
-    await hass.async_block_till_done()
-    assert config_entry.data[CONF_CA_PEM] == ca_pem
-    assert config_entry.state is ConfigEntryState.LOADED
-
     # A bad CA is refused; an emptied field (the frontend then sends no value)
     # removes the CA: the system does not trust this server, and plain MQTT works.
-    result = await config_entry.start_reconfigure_flow(hass, show_advanced_options=True)
+    result = await config_entry.start_reconfigure_flow(hass)
     result = await configure(hass, result, {**tls, CONF_CA_PEM: "my CA"})
-    assert result["errors"] == {CONF_CA_PEM: "invalid_ca"}
+    assert result["errors"] == {SECTION_CONNECTION: "invalid_ca"}
     assert_translated(result)
     result = await configure(hass, result, tls)
     assert result["errors"] == {"base": "cannot_connect"}
@@ -1087,14 +1192,19 @@ def test_every_field_and_error_has_a_text() -> None:
     """Each field has a label and a description; each error and abort a text."""
     config = TRANSLATIONS["config"]
     for step_id, schema in (
-        ("user", USER_SCHEMA),
-        ("reconfigure", RECONFIGURE_SCHEMA),
+        ("user", config_flow._user_schema()),
+        ("reconfigure", config_flow._reconfigure_schema()),
         ("reauth_confirm", REAUTH_SCHEMA),
     ):
         step = config["step"][step_id]
-        for marker in schema.schema:
-            assert step["data"][marker.schema]
-            assert step["data_description"][marker.schema]
+        for marker, value in schema.schema.items():
+            texts, fields = step, [marker]
+            if isinstance(value, section):
+                texts, fields = step["sections"][marker.schema], value.schema.schema
+                assert texts["name"]
+            for field in fields:
+                assert texts["data"][field.schema]
+                assert texts["data_description"][field.schema]
     init = TRANSLATIONS["options"]["step"]["init"]
     for marker in OPTIONS_SCHEMA.schema:
         assert init["data"][marker.schema]

@@ -33,11 +33,12 @@ from custom_components.ttn_mqtt.const import (
     EVENT_UPLINK,
     LINK_GRACE,
 )
+from custom_components.ttn_mqtt.protocol.session import READ_CHUNK
 from custom_components.ttn_mqtt.protocol.topics import subscription_topic
 from custom_components.ttn_mqtt.sensor import TtnFieldSensor
 from ttn_sim.broker import generate_api_key
 
-from .common import async_wait_for
+from .common import async_wait_for, registry_device
 from .uplinks import end_device, uplink_and_wait
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -77,6 +78,34 @@ async def test_uplink_arrives_within_a_second(
     assert application.serial_number == "70B3D57ED0000000"
 
 
+async def test_the_session_reads_the_socket_in_large_pieces(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    network,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The session's override of paho's private _sock_recv still takes effect.
+
+    paho has no public hook for its reads: should a paho release rename the method or
+    stop reading through it, the override would be silently skipped (and bursts lost).
+    """
+    reads: list[int] = []
+    paho_read = mqtt.Client._sock_recv
+
+    def counting_read(client: mqtt.Client, bufsize: int) -> bytes:
+        reads.append(bufsize)
+        return paho_read(client, bufsize)
+
+    monkeypatch.setattr(mqtt.Client, "_sock_recv", counting_read)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await uplink_and_wait(hass, network, "door-01")
+
+    # Every read of paho's own goes through the override, which asks for a chunk.
+    assert reads
+    assert set(reads) == {READ_CHUNK}
+    await hass.config_entries.async_unload(config_entry.entry_id)
+
+
 async def test_version_ids_name_manufacturer_and_model(
     hass: HomeAssistant, init_integration: MockConfigEntry, network
 ) -> None:
@@ -91,9 +120,7 @@ async def test_version_ids_name_manufacturer_and_model(
     )
     coordinator = init_integration.runtime_data
     await async_wait_for(lambda: "th-sensor-01" in coordinator.devices)
-    ha_device = dr.async_get(hass).async_get_device(
-        identifiers={coordinator.device_identifier("th-sensor-01")}
-    )
+    ha_device = registry_device(hass, coordinator.device_identifier("th-sensor-01"))
     assert sent["uplink_message"]["version_ids"]["brand_id"] == "dragino"
     assert (ha_device.manufacturer, ha_device.model, ha_device.sw_version) == (
         "dragino",
@@ -115,9 +142,7 @@ async def test_make_and_model_follow_a_join(
         "th-sensor-01",
         version_ids={"brand_id": "dragino", "model_id": "lht65"},
     )
-    ha_device = dr.async_get(hass).async_get_device(
-        identifiers={coordinator.device_identifier("th-sensor-01")}
-    )
+    ha_device = registry_device(hass, coordinator.device_identifier("th-sensor-01"))
     assert (ha_device.manufacturer, ha_device.model) == ("dragino", "lht65")
 
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from homeassistant.components.diagnostics import REDACTED
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
@@ -16,7 +15,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from .common import async_wait_for
+from .common import async_wait_for, registry_device
 from .uplinks import send_downlink
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -202,13 +201,8 @@ async def test_device_diagnostics(
     sent = network.uplink("th-sensor-01")
     network.uplink("door-01")
     await async_wait_for(lambda: coordinator.counters.uplinks == 2)
-    registry = dr.async_get(hass)
-    device = registry.async_get_device(
-        identifiers={coordinator.device_identifier("th-sensor-01")}
-    )
-    application = registry.async_get_device(
-        identifiers={coordinator.application_identifier}
-    )
+    device = registry_device(hass, coordinator.device_identifier("th-sensor-01"))
+    application = registry_device(hass, coordinator.application_identifier)
 
     diagnostics = await get_diagnostics_for_device(
         hass, hass_client, init_integration, device

@@ -14,6 +14,15 @@ from homeassistant.components.sensor import (
 )
 import pytest
 
+try:  # Home Assistant 2026.8 writes it with a Greek mu (UnitOfDensity).
+    from homeassistant.const import UnitOfDensity
+
+    MICROGRAMS_PER_CUBIC_METER = UnitOfDensity.MICROGRAMS_PER_CUBIC_METER.value
+except ImportError:
+    from homeassistant.const import (
+        CONCENTRATION_MICROGRAMS_PER_CUBIC_METER as MICROGRAMS_PER_CUBIC_METER,
+    )
+
 from custom_components.ttn_mqtt.fields import (
     SENSOR_FIELDS,
     FieldSpec,
@@ -54,8 +63,8 @@ from .uplinks import load_decoder
         ("illuminance_5", 300, ("illuminance", "lx")),
         ("lux", 300, ("illuminance", "lx")),
         ("light_intensity", 300, ("illuminance", "lx")),
-        ("pm2_5", 12, ("pm25", "µg/m³")),
-        ("PM10", 20, ("pm10", "µg/m³")),
+        ("pm2_5", 12, ("pm25", MICROGRAMS_PER_CUBIC_METER)),
+        ("PM10", 20, ("pm10", MICROGRAMS_PER_CUBIC_METER)),
         ("distance", 1520, ("distance", "mm")),
         ("water_volume", 12.5, ("water", "L")),
         ("energy", 12.5, ("energy", "kWh")),

@@ -192,7 +192,10 @@ async def test_action_fields(
         "mode",
     ]
     assert fields["device_id"]["required"] is True
-    assert fields["device_id"]["selector"] == {"device": {"integration": DOMAIN}}
+    # Home Assistant 2026.x fills the selector's other keys with their defaults.
+    device_selector = fields["device_id"]["selector"]["device"]
+    assert device_selector["integration"] == DOMAIN
+    assert device_selector.get("multiple", False) is False
     assert fields["f_port"]["default"] == 1
     assert fields["f_port"]["selector"]["number"]["min"] == 1
     assert fields["f_port"]["selector"]["number"]["max"] == 223

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from homeassistant.const import Platform
-import voluptuous as vol
+from homeassistant.data_entry_flow import section as form_section
+
+from custom_components.ttn_mqtt.compat import vol
 
 PACKAGE = "custom_components.ttn_mqtt"
 SOURCE = Path(__file__).parent.parent / "custom_components" / "ttn_mqtt"
@@ -404,7 +406,7 @@ class IntegrationScan:
                 for step_id in step_ids:
                     yield KeyUse((section, "step", step_id), where)
                     for field in self._form_fields(module, call):
-                        yield KeyUse((section, "step", step_id, "data", field), where)
+                        yield KeyUse((section, "step", step_id, *field), where)
                     for option in module.evaluate(_keyword(call, "menu_options")):
                         yield KeyUse(
                             (section, "step", step_id, "menu_options", option), where
@@ -461,8 +463,14 @@ class IntegrationScan:
                     for key in module.keys_of(value):
                         yield KeyUse((section, "error", key), module.where(node))
 
-    def _form_fields(self, module: SourceModule, call: ast.Call) -> list[str]:
-        """Return the field names of a form's data_schema, evaluated in its module."""
+    def _form_fields(
+        self, module: SourceModule, call: ast.Call
+    ) -> list[tuple[str, ...]]:
+        """Return the paths of a form's field labels, its data_schema evaluated.
+
+        A field is ("data", name), or ("sections", section, "data", name) inside a
+        section, whose own name is ("sections", section, "name").
+        """
         schema = _keyword(call, "data_schema")
         if schema is None:
             return []
@@ -471,4 +479,14 @@ class IntegrationScan:
         value = module.evaluate(schema)
         if not isinstance(value, vol.Schema):
             raise UnresolvedKey(f"{module.where(call)}: data_schema is not a Schema")
-        return [str(key) for key in value.schema]
+        paths: list[tuple[str, ...]] = []
+        for key, field in value.schema.items():
+            if isinstance(field, form_section):
+                paths.append(("sections", str(key), "name"))
+                paths += [
+                    ("sections", str(key), "data", str(inner))
+                    for inner in field.schema.schema
+                ]
+            else:
+                paths.append(("data", str(key)))
+        return paths

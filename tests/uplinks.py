@@ -30,6 +30,21 @@ def shows(
     )
 
 
+def as_written(state: str, expected: str) -> str:
+    """Return a state as the expectation writes it: a number to its decimals.
+
+    Home Assistant 2026.x no longer rounds a converted value (6.48 km/h where
+    2025.4 showed 6.5): numbers are compared as numbers, to the precision expected.
+    """
+    try:
+        number = float(state)
+        float(expected)
+    except ValueError:
+        return state
+    decimals = len(expected.partition(".")[2])
+    return f"{number:.{decimals}f}"
+
+
 async def uplink_and_wait(
     hass: HomeAssistant,
     network,

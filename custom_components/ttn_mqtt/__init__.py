@@ -38,19 +38,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: TtnMqttConfigEntry) -> b
     await coordinator.async_start()
     entry.runtime_data = coordinator
     entry.async_on_unload(coordinator.async_stop)
-    options = entry.options
-
-    async def async_reload_for_new_options(
-        hass: HomeAssistant, entry: TtnMqttConfigEntry
-    ) -> None:
-        # Only for new options: the flows that change the data reload the entry
-        # themselves, and a second reload would connect twice.
-        if entry.options != options:
-            await hass.config_entries.async_reload(entry.entry_id)
-
-    entry.async_on_unload(entry.add_update_listener(async_reload_for_new_options))
+    entry.async_on_unload(entry.add_update_listener(async_reload_entry))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
+
+
+async def async_reload_entry(hass: HomeAssistant, entry: TtnMqttConfigEntry) -> None:
+    """Apply new data (reauth, reconfigure) or options by setting the entry up again."""
+    hass.config_entries.async_schedule_reload(entry.entry_id)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: TtnMqttConfigEntry) -> bool:

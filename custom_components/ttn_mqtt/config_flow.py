@@ -9,9 +9,15 @@ import ssl
 from typing import Any, ClassVar
 
 from aiohttp import ClientError, hdrs
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlow
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    ConfigEntryState,
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlow,
+)
 from homeassistant.core import callback
-from homeassistant.data_entry_flow import AbortFlow
+from homeassistant.data_entry_flow import AbortFlow, section
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     BooleanSelector,
@@ -25,9 +31,9 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
-import voluptuous as vol
 from yarl import URL
 
+from .compat import vol
 from .const import (
     CONF_API_KEY,
     CONF_APP_EUI,
@@ -91,43 +97,88 @@ def _hours_selector(maximum: int) -> vol.All:
     )
 
 
-# Where to connect, shared by the user and reconfigure steps. The tenant only has a
-# suggested value, not a default: a default would come back when a user of The Things
-# Stack Open Source empties the field. Only a self-hosted stack with a private CA needs
-# the CA field, so it shows in Home Assistant's advanced mode only.
-CONNECTION_FIELDS: dict[vol.Marker, Any] = {
-    vol.Required(CONF_HOST, default=DEFAULT_HOST): SelectSelector(
-        SelectSelectorConfig(
-            options=list(TTN_CLUSTERS),
-            custom_value=True,
-            mode=SelectSelectorMode.DROPDOWN,
-        )
-    ),
-    vol.Required(CONF_PORT, default=DEFAULT_PORT): vol.All(
-        NumberSelector(
-            NumberSelectorConfig(min=1, max=65535, step=1, mode=NumberSelectorMode.BOX)
-        ),
-        vol.Coerce(int),
-    ),
-    vol.Required(CONF_USE_TLS, default=True): BooleanSelector(),
-    vol.Optional(CONF_CA_PEM, description={"advanced": True}): _PEM_SELECTOR,
-    vol.Optional(
-        CONF_TENANT, description={"suggested_value": DEFAULT_TENANT}
-    ): _TEXT_SELECTOR,
-}
+# The connection details most users never touch, in a collapsed section of the form.
+SECTION_CONNECTION = "connection"
+SECTION_FIELDS = (CONF_PORT, CONF_USE_TLS, CONF_CA_PEM)
 
-USER_SCHEMA = vol.Schema(
-    {
-        **CONNECTION_FIELDS,
-        vol.Required(CONF_APP_ID): _TEXT_SELECTOR,
-        vol.Optional(CONF_APP_EUI): _TEXT_SELECTOR,
-        vol.Required(CONF_API_KEY): _API_KEY_SELECTOR,
+
+def _connection_fields() -> dict[vol.Marker, Any]:
+    """Return where to connect, shared by the user and reconfigure steps.
+
+    A new schema for every form: Home Assistant writes a form's suggested values into
+    a section's schema, which must not carry them over to another form. The tenant
+    only has a suggested value, not a default: a default would come back when a user
+    of The Things Stack Open Source empties the field. Only a self-hosted stack with a
+    private CA needs the CA field.
+    """
+    return {
+        vol.Required(CONF_HOST, default=DEFAULT_HOST): SelectSelector(
+            SelectSelectorConfig(
+                options=list(TTN_CLUSTERS),
+                custom_value=True,
+                mode=SelectSelectorMode.DROPDOWN,
+            )
+        ),
+        vol.Optional(
+            CONF_TENANT, description={"suggested_value": DEFAULT_TENANT}
+        ): _TEXT_SELECTOR,
+        vol.Required(SECTION_CONNECTION): section(
+            vol.Schema(
+                {
+                    vol.Required(CONF_PORT, default=DEFAULT_PORT): vol.All(
+                        NumberSelector(
+                            NumberSelectorConfig(
+                                min=1, max=65535, step=1, mode=NumberSelectorMode.BOX
+                            )
+                        ),
+                        vol.Coerce(int),
+                    ),
+                    vol.Required(CONF_USE_TLS, default=True): BooleanSelector(),
+                    vol.Optional(CONF_CA_PEM): _PEM_SELECTOR,
+                }
+            ),
+            {"collapsed": True},
+        ),
     }
-)
-# The stored key is never sent to the browser: left empty, the field keeps it.
-RECONFIGURE_SCHEMA = vol.Schema(
-    {**CONNECTION_FIELDS, vol.Optional(CONF_API_KEY): _API_KEY_SELECTOR}
-)
+
+
+def _user_schema() -> vol.Schema:
+    return vol.Schema(
+        {
+            **_connection_fields(),
+            vol.Required(CONF_APP_ID): _TEXT_SELECTOR,
+            vol.Optional(CONF_APP_EUI): _TEXT_SELECTOR,
+            vol.Required(CONF_API_KEY): _API_KEY_SELECTOR,
+        }
+    )
+
+
+def _reconfigure_schema() -> vol.Schema:
+    # The stored key is never sent to the browser: left empty, the field keeps it.
+    return vol.Schema(
+        {
+            **_connection_fields(),
+            vol.Optional(CONF_API_KEY): _API_KEY_SELECTOR,
+        }
+    )
+
+
+def _form_values(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return flat values (as the entry stores them) as the form holds them."""
+    values = {key: value for key, value in data.items() if key not in SECTION_FIELDS}
+    values[SECTION_CONNECTION] = {
+        key: data[key] for key in SECTION_FIELDS if key in data
+    }
+    return values
+
+
+def _flat_values(user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a form's input flat, as the entry stores it."""
+    values = dict(user_input)
+    values.update(values.pop(SECTION_CONNECTION, {}))
+    return values
+
+
 REAUTH_SCHEMA = vol.Schema({vol.Required(CONF_API_KEY): _API_KEY_SELECTOR})
 OPTIONS_SCHEMA = vol.Schema(
     {
@@ -248,8 +299,9 @@ class TtnConfigFlow(ConfigFlow, domain=DOMAIN):
         """Ask for the application's connection, ID and API key."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            user_input = {CONF_TENANT: "", **user_input}
-            data, errors = await self._async_clean(user_input)
+            data, errors = await self._async_clean(
+                {CONF_TENANT: "", **_flat_values(user_input)}
+            )
             if not errors:
                 await self.async_set_unique_id(_unique_id(data))
                 self._abort_if_unique_id_configured()
@@ -259,7 +311,7 @@ class TtnConfigFlow(ConfigFlow, domain=DOMAIN):
                 errors["base"] = error
         return self.async_show_form(
             step_id="user",
-            data_schema=self.add_suggested_values_to_schema(USER_SCHEMA, user_input),
+            data_schema=self.add_suggested_values_to_schema(_user_schema(), user_input),
             errors=errors,
             description_placeholders=self._placeholders,
         )
@@ -287,7 +339,7 @@ class TtnConfigFlow(ConfigFlow, domain=DOMAIN):
                         reason=error, description_placeholders=self._placeholders
                     )
                 if error is None:
-                    return self.async_update_reload_and_abort(entry, data=data)
+                    return self._async_update_apply_and_abort(entry, data=data)
                 errors["base"] = error
         return self.async_show_form(
             step_id="reauth_confirm",
@@ -303,15 +355,14 @@ class TtnConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            user_input = {CONF_TENANT: "", **user_input}
-            if not user_input.get(CONF_API_KEY):
-                user_input.pop(CONF_API_KEY, None)
-            changes, errors = await self._async_clean(user_input)
+            typed = {CONF_TENANT: "", **_flat_values(user_input)}
+            if not typed.get(CONF_API_KEY):
+                typed.pop(CONF_API_KEY, None)
+            changes, errors = await self._async_clean(typed)
             if not errors:
                 data = {**entry.data, **changes}
-                # The field shows the stored CA, so an emptied field removes it; a
-                # hidden field keeps it.
-                if self.show_advanced_options and CONF_CA_PEM not in changes:
+                # The field shows the stored CA, so an emptied field removes it.
+                if CONF_CA_PEM not in changes:
                     data.pop(CONF_CA_PEM, None)
                 unique_id = _unique_id(data)
                 other = self.hass.config_entries.async_entry_for_domain_unique_id(
@@ -321,22 +372,45 @@ class TtnConfigFlow(ConfigFlow, domain=DOMAIN):
                     return self.async_abort(reason="already_configured")
                 self._abort_if_set_up_with_another_host(data, entry.entry_id)
                 if not (error := await self._async_try_connect(data)):
-                    return self.async_update_reload_and_abort(
+                    return self._async_update_apply_and_abort(
                         entry, unique_id=unique_id, data=data
                     )
                 errors["base"] = error
         else:
             self._placeholders = _connection_placeholders(entry.data)
-        suggested = user_input or {
-            key: value for key, value in entry.data.items() if key != CONF_API_KEY
-        }
+        suggested = user_input or _form_values(
+            {key: value for key, value in entry.data.items() if key != CONF_API_KEY}
+        )
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
-                RECONFIGURE_SCHEMA, suggested
+                _reconfigure_schema(), suggested
             ),
             errors=errors,
             description_placeholders=self._placeholders,
+        )
+
+    def _async_update_apply_and_abort(
+        self, entry: TtnMqttConfigEntry, **changes: Any
+    ) -> ConfigFlowResult:
+        """Save the new data and have the entry use it at once, then end the flow.
+
+        A loaded entry that changed is reloaded by its update listener (from
+        Home Assistant 2026.12, async_update_reload_and_abort no longer reloads an
+        entry that has one). An entry that failed to set up has no listener, and a
+        key entered again unchanged is no change: both are reloaded here.
+        """
+        # Asked first: the listener's reload starts at once and changes the state.
+        has_listener = entry.state is ConfigEntryState.LOADED
+        changed = self.hass.config_entries.async_update_entry(entry, **changes)
+        if not changed or not has_listener:
+            self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        return self.async_abort(
+            reason=(
+                "reconfigure_successful"
+                if self.source == SOURCE_RECONFIGURE
+                else "reauth_successful"
+            )
         )
 
     async def _async_clean(
@@ -347,7 +421,8 @@ class TtnConfigFlow(ConfigFlow, domain=DOMAIN):
         if CONF_CA_PEM in data and not await self.hass.async_add_executor_job(
             _is_ca_pem, data[CONF_CA_PEM]
         ):
-            errors[CONF_CA_PEM] = "invalid_ca"
+            # Said above the section that holds the field.
+            errors[SECTION_CONNECTION] = "invalid_ca"
         return data, errors
 
     async def _async_try_connect(self, data: Mapping[str, Any]) -> str | None:

@@ -21,6 +21,7 @@ from homeassistant.helpers.event import async_call_later, async_track_time_inter
 from homeassistant.util import dt as dt_util
 
 from .backfill import StorageCatchUp
+from .compat import via_device
 from .const import (
     CONF_API_KEY,
     CONF_APP_EUI,
@@ -205,7 +206,9 @@ class TtnCoordinator:
             )
         self._running = True
         self.entry.async_on_unload(
-            self.hass.bus.async_listen_once(
+            # Not async_listen_once: that removes itself when it fires, and the
+            # unload would remove it a second time.
+            self.hass.bus.async_listen(
                 EVENT_HOMEASSISTANT_STOP, self._async_handle_hass_stop
             )
         )
@@ -556,7 +559,7 @@ class TtnCoordinator:
             model=version.model_id if version else None,
             hw_version=version.hardware_version if version else None,
             sw_version=version.firmware_version if version else None,
-            via_device=self.application_identifier,
+            **via_device(self.application_identifier, self.application_device_id),
         )
         device.ha_device_id = entry.id
         if device.uplink is not None:

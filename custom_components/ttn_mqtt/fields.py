@@ -23,9 +23,6 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import (
-    CONCENTRATION_MICROGRAMS_PER_CUBIC_METER,
-    CONCENTRATION_PARTS_PER_BILLION,
-    CONCENTRATION_PARTS_PER_MILLION,
     DEGREE,
     LIGHT_LUX,
     PERCENTAGE,
@@ -48,6 +45,8 @@ from homeassistant.const import (
     UnitOfVolumetricFlux,
 )
 
+from .compat import MICROGRAMS_PER_CUBIC_METER, PARTS_PER_BILLION, PARTS_PER_MILLION
+
 
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
@@ -67,11 +66,9 @@ _VOLTS = FieldSpec(SensorDeviceClass.VOLTAGE, UnitOfElectricPotential.VOLT)
 _MILLIVOLTS = FieldSpec(SensorDeviceClass.VOLTAGE, UnitOfElectricPotential.MILLIVOLT)
 _BATTERY = FieldSpec(SensorDeviceClass.BATTERY, PERCENTAGE)
 _ILLUMINANCE = FieldSpec(SensorDeviceClass.ILLUMINANCE, LIGHT_LUX)
-_CO2 = FieldSpec(SensorDeviceClass.CO2, CONCENTRATION_PARTS_PER_MILLION)
+_CO2 = FieldSpec(SensorDeviceClass.CO2, PARTS_PER_MILLION)
 # TVOC is sent in ppb by the common sensor chips (SGP30, SGP40 index aside).
-_TVOC = FieldSpec(
-    SensorDeviceClass.VOLATILE_ORGANIC_COMPOUNDS_PARTS, CONCENTRATION_PARTS_PER_BILLION
-)
+_TVOC = FieldSpec(SensorDeviceClass.VOLATILE_ORGANIC_COMPOUNDS_PARTS, PARTS_PER_BILLION)
 _DISTANCE = FieldSpec(SensorDeviceClass.DISTANCE, UnitOfLength.MILLIMETERS)
 _WATER = FieldSpec(
     SensorDeviceClass.WATER, UnitOfVolume.LITERS, SensorStateClass.TOTAL_INCREASING
@@ -86,7 +83,7 @@ _CURRENT = FieldSpec(SensorDeviceClass.CURRENT, UnitOfElectricCurrent.AMPERE)
 _RSSI = FieldSpec(SensorDeviceClass.SIGNAL_STRENGTH, SIGNAL_STRENGTH_DECIBELS_MILLIWATT)
 _SNR = FieldSpec(SensorDeviceClass.SIGNAL_STRENGTH, SIGNAL_STRENGTH_DECIBELS)
 _MOISTURE = FieldSpec(SensorDeviceClass.MOISTURE, PERCENTAGE)
-_PM = CONCENTRATION_MICROGRAMS_PER_CUBIC_METER
+_PM = MICROGRAMS_PER_CUBIC_METER
 
 
 def _battery(value: float) -> FieldSpec:

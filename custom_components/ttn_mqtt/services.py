@@ -17,8 +17,8 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
-import voluptuous as vol
 
+from .compat import device_config_entry_ids, vol
 from .const import DOMAIN
 from .coordinator import TtnCoordinator, TtnMqttConfigEntry
 from .protocol.downlink import (
@@ -120,7 +120,7 @@ def _end_device(hass: HomeAssistant, ha_device_id: str) -> tuple[TtnCoordinator,
     entry: TtnMqttConfigEntry | None = next(
         (
             entry
-            for entry_id in device.config_entries
+            for entry_id in device_config_entry_ids(device)
             if (entry := hass.config_entries.async_get_entry(entry_id))
             and entry.domain == DOMAIN
         ),

@@ -115,7 +115,7 @@ class _BufferedClient(mqtt.Client):
     waits up to a switch interval (5 ms) to get it back: in a burst it fell behind, and
     the server dropped uplinks. Read in large pieces, packets come from memory. What
     is read ahead is invisible to select(): call loop_read() while `buffered`.
-    paho-mqtt is pinned (2.1.0): all its reads go through _sock_recv.
+    All its reads go through _sock_recv (paho-mqtt 2.x); a test checks that they still do.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

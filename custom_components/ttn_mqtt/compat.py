@@ -1,0 +1,69 @@
+"""What differs between the Home Assistant releases we support, 2025.4 to today.
+
+Each name here is the current API where the running release has it, and its older
+form otherwise, so that the rest of the integration is written once. Remove an entry
+when the oldest supported release has the new API.
+"""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+import inspect
+from typing import Any
+
+from homeassistant.helpers import device_registry as dr
+
+__all__ = [
+    "MICROGRAMS_PER_CUBIC_METER",
+    "PARTS_PER_BILLION",
+    "PARTS_PER_MILLION",
+    "device_config_entry_ids",
+    "via_device",
+    "vol",
+]
+
+# Home Assistant 2026.x validates with probatio, voluptuous's successor, and no longer
+# requires voluptuous itself: use what the running release uses.
+if find_spec("probatio"):
+    import probatio as vol
+else:  # pragma: no cover - the oldest release's branch
+    import voluptuous as vol
+
+try:  # Home Assistant 2026.8: concentrations became densities and ratios.
+    from homeassistant.const import UnitOfDensity, UnitOfRatio
+
+    MICROGRAMS_PER_CUBIC_METER: str = UnitOfDensity.MICROGRAMS_PER_CUBIC_METER
+    PARTS_PER_MILLION: str = UnitOfRatio.PARTS_PER_MILLION
+    PARTS_PER_BILLION: str = UnitOfRatio.PARTS_PER_BILLION
+except ImportError:  # pragma: no cover - the oldest release's branch
+    from homeassistant.const import (
+        CONCENTRATION_MICROGRAMS_PER_CUBIC_METER as MICROGRAMS_PER_CUBIC_METER,
+        CONCENTRATION_PARTS_PER_BILLION as PARTS_PER_BILLION,
+        CONCENTRATION_PARTS_PER_MILLION as PARTS_PER_MILLION,
+    )
+
+# Home Assistant 2026.8: a device names its hub by the hub's registry id.
+_HAS_VIA_DEVICE_ID = (
+    "via_device_id"
+    in inspect.signature(dr.DeviceRegistry.async_get_or_create).parameters
+)
+
+
+def via_device(identifier: tuple[str, str], device_id: str | None) -> dict[str, Any]:
+    """Return the async_get_or_create argument that places a device under its hub.
+
+    identifier is the hub's registry identifier, device_id its registry id.
+    """
+    if _HAS_VIA_DEVICE_ID:
+        return {"via_device_id": device_id}
+    return {"via_device": identifier}  # pragma: no cover - the oldest release's branch
+
+
+def device_config_entry_ids(device: dr.DeviceEntry) -> set[str]:
+    """Return the config entries a registry device belongs to.
+
+    From Home Assistant 2026.8 a device belongs to one entry (config_entry_id).
+    """
+    if (entry_id := getattr(device, "config_entry_id", None)) is not None:
+        return {entry_id}
+    return set(device.config_entries)
