@@ -27,7 +27,8 @@ import urllib.parse
 import urllib.request
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO = ROOT / ".demo"
+# scripts/demo --ha current keeps its own: a newer Home Assistant migrates what it reads.
+DEMO = ROOT / os.environ.get("TTN_MQTT_DEMO_DIR", ".demo")
 CONFIG = DEMO / "config"
 STATE = DEMO / "demo.json"
 URL = "http://127.0.0.1:8123"
@@ -378,10 +379,13 @@ def main() -> int:
         log(f"Open {URL} and log in as {USERNAME} / {PASSWORD}")
         log("Devices: Settings > Devices & services > The Things Network (MQTT)")
         log("Downlinks: Developer tools > Actions > ttn_mqtt.send_downlink")
-        log("Logs: .demo/home-assistant.log and .demo/simulator.log. Ctrl-C stops.")
+        log(
+            f"Logs: {DEMO.name}/home-assistant.log and {DEMO.name}/simulator.log. "
+            "Ctrl-C stops."
+        )
         while home_assistant.poll() is None and simulator.poll() is None:
             time.sleep(1)
-        log("A process ended by itself; see the logs in .demo/")
+        log(f"A process ended by itself; see the logs in {DEMO.name}/")
         return 1
     except KeyboardInterrupt:
         return 0

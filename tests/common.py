@@ -48,9 +48,11 @@ def registry_device(hass: HomeAssistant, identifier: tuple[str, str]) -> dr.Devi
 
     Not `async_get_device`: Home Assistant 2026.x deprecates it outside integrations.
     """
+    registry = dr.async_get(hass)
     (device,) = (
         device
-        for device in dr.async_get(hass).devices.values()
+        for entry in hass.config_entries.async_entries(identifier[0])
+        for device in dr.async_entries_for_config_entry(registry, entry.entry_id)
         if identifier in device.identifiers
     )
     return device

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
@@ -33,7 +34,7 @@ from custom_components.ttn_mqtt.const import (
     EVENT_UPLINK,
     LINK_GRACE,
 )
-from custom_components.ttn_mqtt.protocol.session import READ_CHUNK
+from custom_components.ttn_mqtt.protocol.session import READ_CHUNK, _BufferedClient
 from custom_components.ttn_mqtt.protocol.topics import subscription_topic
 from custom_components.ttn_mqtt.sensor import TtnFieldSensor
 from ttn_sim.broker import generate_api_key
@@ -93,7 +94,9 @@ async def test_the_session_reads_the_socket_in_large_pieces(
     paho_read = mqtt.Client._sock_recv
 
     def counting_read(client: mqtt.Client, bufsize: int) -> bytes:
-        reads.append(bufsize)
+        # The simulator's clients are paho's too.
+        if isinstance(client, _BufferedClient):
+            reads.append(bufsize)
         return paho_read(client, bufsize)
 
     monkeypatch.setattr(mqtt.Client, "_sock_recv", counting_read)
@@ -472,6 +475,20 @@ async def test_session_stops_with_home_assistant(
     coordinator = init_integration.runtime_data
     await hass.async_stop()
     assert not coordinator.session._thread.is_alive()
+
+
+async def test_unload_after_the_stop_event_removes_each_listener_once(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """The stop listener is not removed twice ("Unable to remove unknown job listener").
+
+    no_complaints (conftest.py) fails the test on that error.
+    """
+    coordinator = init_integration.runtime_data
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    assert not coordinator.session._thread.is_alive()
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
 
 
 async def test_deleting_the_entry_deletes_its_stored_uplinks(
