@@ -256,8 +256,8 @@ def add_integration(token: str, simulator: dict[str, Any]) -> None:
         f"/api/config/config_entries/flow/{flow['flow_id']}",
         {
             "host": simulator["host"],
-            "port": simulator["port"],
-            "use_tls": False,
+            # The form's collapsed section of connection details.
+            "connection": {"port": simulator["port"], "use_tls": False},
             "tenant": simulator["tenant"],
             "app_id": simulator["app_id"],
             "app_eui": "70B3D57ED0000000",

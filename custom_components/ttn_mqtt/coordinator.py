@@ -348,7 +348,10 @@ class TtnCoordinator:
         elif isinstance(message, LocationSolved | JoinAccept):
             # On a new device the first message is usually its join.
             device = self._device(message.device.device_id)
-            device.last_seen = message.received_at or dt_util.utcnow()
+            seen = _seen_at(message.received_at)
+            # A late join or location must not take Last seen back.
+            if device.last_seen is None or seen > device.last_seen:
+                device.last_seen = seen
             if isinstance(message, LocationSolved):
                 device.solved_location = message.location
                 self._store.async_schedule_save()
@@ -366,12 +369,13 @@ class TtnCoordinator:
         self.counters.uplinks += 1
         self.counters.backfilled += backfilled
         received_at = uplink.received_at or dt_util.utcnow()
-        # A fetched uplink older than the device's latest gets its event, but must
-        # not take the device's newer values back.
-        newest = not is_older(uplink, device.uplink)
+        # Live uplinks are applied in the order they arrive, whatever their stamps
+        # (a clock ahead must not freeze a device). A fetched uplink older than the
+        # device's latest gets its event, but must not take newer values back.
+        newest = not (backfilled and is_older(uplink, device.uplink))
         if newest:
             device.uplink = uplink
-            device.last_seen = received_at
+            device.last_seen = _seen_at(received_at)
             if uplink.decoded_payload is not None:
                 device.fields.update(flatten_payload(uplink.decoded_payload))
                 hints = uplink.decoded_payload.get(SENSOR_ATTR_KEY)
@@ -465,7 +469,12 @@ class TtnCoordinator:
                 self._lost = False
                 _LOGGER.info("Reconnected to %s", self.settings.host)
             # The first connection too: uplinks sent while Home Assistant was stopped.
-            self.catch_up.async_start()
+            try:
+                self.catch_up.async_start()
+            except Exception:
+                # A defect of ours (or of what a message left in the ledger) must
+                # not keep the link state from being told.
+                _LOGGER.exception("Could not start catching up")
         elif was_connected and not self.connected:
             self._lost = True
             _LOGGER.warning(
@@ -580,6 +589,12 @@ class TtnCoordinator:
         self.devices, self.ledger = await self._store.async_load()
         for device in self.devices.values():
             self._register_device(device)
+
+
+def _seen_at(received_at: datetime | None) -> datetime:
+    """Return when a device was seen: when the server says, but never in the future."""
+    now = dt_util.utcnow()
+    return now if received_at is None else min(received_at, now)
 
 
 def _registration(uplink: Uplink) -> tuple[str | None, VersionIds | None]:

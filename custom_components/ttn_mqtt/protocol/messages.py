@@ -220,6 +220,11 @@ def _strings(parent: dict[str, Any], key: str) -> tuple[str, ...]:
     raise _fail(f"{key} is not a list of strings")
 
 
+# The times a message may carry; others are taken as absent. LoRaWAN is from 2015.
+EARLIEST_TIME = datetime(2015, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def _timestamp(parent: dict[str, Any], key: str) -> datetime | None:
     value = _text(parent, key)
     if value is None:
@@ -229,7 +234,11 @@ def _timestamp(parent: dict[str, Any], key: str) -> datetime | None:
     except ValueError:
         raise _fail(f"{key} is not a timestamp") from None
     # The server writes UTC; a time without its zone is taken to be UTC too.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    # Go's zero time (0001-01-01), or a year no clock means: no time at all, and no
+    # arithmetic on it may overflow.
+    return moment if EARLIEST_TIME <= moment <= LATEST_TIME else None
 
 
 def _duration(parent: dict[str, Any], key: str) -> float | None:

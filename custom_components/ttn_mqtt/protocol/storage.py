@@ -22,7 +22,13 @@ import orjson
 
 from .errors import TtnParseError
 from .ids import is_valid_id
-from .messages import MAX_MESSAGE_BYTES, Uplink, parse_application_up
+from .messages import (
+    EARLIEST_TIME,
+    LATEST_TIME,
+    MAX_MESSAGE_BYTES,
+    Uplink,
+    parse_application_up,
+)
 
 
 def storage_uplinks_path(app_id: str) -> str:
@@ -152,6 +158,9 @@ class UplinkLedger:
     OVERLAP = timedelta(seconds=10)
     # A guard against an unbounded key set; far more than a catch-up keeps at once.
     MAX_KEYS = 5000
+    # A server or gateway clock ahead stamps uplinks in the future: processed_until
+    # never goes further than this past now, or the next catch-up would skip ahead.
+    CLOCK_TOLERANCE = timedelta(minutes=1)
 
     def __init__(
         self, processed_until: datetime | None = None, keys: Iterable[UplinkKey] = ()
@@ -192,6 +201,7 @@ class UplinkLedger:
             self._advance(max(key.received_at for key in self._keys))
 
     def _advance(self, received_at: datetime) -> None:
+        received_at = min(received_at, datetime.now(UTC) + self.CLOCK_TOLERANCE)
         if self.processed_until is not None and received_at <= self.processed_until:
             return
         self.processed_until = received_at
@@ -233,13 +243,17 @@ class UplinkLedger:
         try:
             processed_until = data.get("processed_until")
             keys = [
-                UplinkKey(device_id, f_cnt, _utc(datetime.fromisoformat(received_at)))
+                UplinkKey(device_id, f_cnt, moment)
                 for device_id, f_cnt, received_at in data.get("keys") or ()
+                if EARLIEST_TIME
+                <= (moment := _utc(datetime.fromisoformat(received_at)))
+                <= LATEST_TIME
             ]
-            return cls(
-                datetime.fromisoformat(processed_until) if processed_until else None,
-                keys,
-            )
+            until = datetime.fromisoformat(processed_until) if processed_until else None
+            if until is not None and not EARLIEST_TIME <= _utc(until) <= LATEST_TIME:
+                # Stored by a version that took Go's zero time for a time.
+                until = None
+            return cls(until, keys)
         except (TypeError, ValueError, AttributeError) as err:
             raise ValueError(f"damaged ledger: {err}") from None
 
