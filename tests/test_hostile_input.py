@@ -10,11 +10,14 @@ import logging
 from typing import Any
 
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 import orjson
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.ttn_mqtt.const import DOMAIN
+from custom_components.ttn_mqtt.payload import MAX_FIELDS
 from custom_components.ttn_mqtt.protocol.storage import UplinkLedger
 
 from .common import async_wait_for
@@ -135,3 +138,103 @@ async def test_a_late_join_does_not_take_last_seen_back(
     network.publish_raw(f"{topic}/location/solved", orjson.dumps(located))
     await async_wait_for(lambda: device.solved_location.latitude == 3)
     assert device.last_seen == seen
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"unit_of_measurement": "°C"}
+    for _ in range(depth):
+        value = {"deeper": value}
+    return value
+
+
+async def test_deep_sensor_hints_leave_the_store_saveable(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network, hass_storage
+) -> None:
+    """A `_sensor_attr` nested 260 levels (orjson writes 254) is cut to the shape used."""
+    coordinator = init_integration.runtime_data
+    await uplink_and_wait(
+        hass,
+        network,
+        "th-sensor-01",
+        TEMPERATURE,
+        decoded_payload={
+            "temperature": 20.5,
+            "_sensor_attr": {
+                "temperature": {"unit_of_measurement": "°F", "junk": _nested(260)},
+                "humidity": _nested(260),
+            },
+        },
+    )
+    await coordinator._store.async_save()
+    saved = hass_storage[f"ttn_mqtt.{init_integration.entry_id}"]["data"]
+    assert saved["devices"]["th-sensor-01"]["sensor_attr"] == {
+        "temperature": {"unit_of_measurement": "°F"}
+    }
+
+
+async def test_a_store_with_deep_hints_from_an_older_version_loads_and_saves(
+    hass: HomeAssistant, hass_storage, config_entry: MockConfigEntry, network
+) -> None:
+    """What 0.1.0 stored of such a payload is cut on load: the next save works."""
+    key = f"ttn_mqtt.{config_entry.entry_id}"
+    hass_storage[key] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": key,
+        "data": {
+            "devices": {
+                "th-sensor-01": {
+                    "uplink": None,
+                    "fields": {"temperature": 21.5},
+                    "sensor_attr": {"temperature": _nested(300)},
+                    "field_platforms": {"temperature": "sensor"},
+                    "solved_location": None,
+                    "last_seen": "2026-11-26T01:00:00+00:00",
+                }
+            },
+            "ledger": {"processed_until": None, "keys": []},
+        },
+    }
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    await config_entry.runtime_data._store.async_save()
+    assert hass_storage[key]["data"]["devices"]["th-sensor-01"]["sensor_attr"] == {}
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
+
+
+async def test_fields_per_device_are_capped_and_said_once(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    network,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """5,000 keys in one uplink make MAX_FIELDS entities, one warning and a repair issue."""
+    coordinator = init_integration.runtime_data
+    decoded = {f"value_{index}": index for index in range(5000)}
+    await uplink_and_wait(hass, network, "raw-01", decoded_payload=decoded)
+    await uplink_and_wait(hass, network, "raw-01", decoded_payload=decoded)
+    device = coordinator.devices["raw-01"]
+    assert len(device.fields) == MAX_FIELDS
+    fields = [
+        entity_id
+        for entity_id in hass.states.async_entity_ids("sensor")
+        if entity_id.startswith("sensor.raw_01_value_")
+    ]
+    assert len(fields) == MAX_FIELDS
+    warnings = [r for r in caplog.records if "more than 200 fields" in r.getMessage()]
+    assert len(warnings) == 1
+    issues = [
+        issue
+        for (domain, issue_id), issue in ir.async_get(hass).issues.items()
+        if domain == DOMAIN and issue_id.startswith("too_many_fields")
+    ]
+    assert len(issues) == 1
+    # Known fields keep updating.
+    await uplink_and_wait(
+        hass,
+        network,
+        "raw-01",
+        "sensor.raw_01_value_1",
+        decoded_payload={"value_1": -1},
+    )
+    assert hass.states.get("sensor.raw_01_value_1").state == "-1"

@@ -237,6 +237,19 @@ async def assert_refused(
     assert network.downlinks == []
 
 
+NOT_JSON = (
+    "The decoded payload cannot be sent as JSON: use only objects, lists, text, "
+    "numbers, true, false and null, nested at most 254 levels"
+)
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"a": 1}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
 @pytest.mark.parametrize(
     ("fields", "key", "message"),
     [
@@ -286,6 +299,32 @@ async def assert_refused(
             "decoded_not_object",
             "The decoded payload must be an object of keys and values",
         ),
+        (
+            {"payload": "01", "f_port": 1.9},
+            "invalid_f_port",
+            "FPort 1.9 is out of range: use 1 to 223",
+        ),
+        (
+            {"payload": "01", "f_port": True},
+            "invalid_f_port",
+            "FPort True is out of range: use 1 to 223",
+        ),
+        (
+            {"decoded_payload": {"levels": {1, 2}}},
+            "decoded_not_json",
+            NOT_JSON,
+        ),
+        (
+            {"decoded_payload": _nested(300)},
+            "decoded_not_json",
+            NOT_JSON,
+        ),
+        (
+            {"decoded_payload": {"text": "x" * 4096}},
+            "decoded_too_large",
+            "The decoded payload is too large: at most 4096 bytes of JSON are sent "
+            "to the server's downlink formatter",
+        ),
     ],
     ids=[
         "invalid_hex",
@@ -297,6 +336,11 @@ async def assert_refused(
         "both_payloads",
         "neither_payload",
         "decoded_not_object",
+        "f_port_not_whole",
+        "f_port_bool",
+        "decoded_set",
+        "decoded_too_deep",
+        "decoded_too_large",
     ],
 )
 @pytest.mark.usefixtures("init_integration")
@@ -333,6 +377,27 @@ async def test_unknown_device(
         "unknown_device",
         "There is no device with ID 0123456789abcdef",
         device_id="0123456789abcdef",
+        payload="01",
+    )
+
+
+async def test_a_forged_device_identifier_is_refused(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network
+) -> None:
+    """A registry device of ours whose identifier is no TTN device ID makes no topic."""
+    coordinator = init_integration.runtime_data
+    forged = dr.async_get(hass).async_get_or_create(
+        config_entry_id=init_integration.entry_id,
+        identifiers={coordinator.device_identifier("door-01/../#")},
+    )
+    await assert_refused(
+        hass,
+        network,
+        "invalid_end_device",
+        f"{forged.id} does not name a valid end device ID of The Things Stack, so "
+        "no downlink can be sent to it: its registry entry was changed outside this "
+        "integration",
+        device_id=forged.id,
         payload="01",
     )
 

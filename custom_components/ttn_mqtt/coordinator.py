@@ -16,7 +16,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Context, Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
 from homeassistant.util import dt as dt_util
 
@@ -40,7 +40,7 @@ from .const import (
     LINK_GRACE,
     MANUFACTURER,
 )
-from .payload import SENSOR_ATTR_KEY, flatten_payload
+from .payload import MAX_FIELDS, SENSOR_ATTR_KEY, flatten_payload, sensor_hints
 from .protocol.downlink import report_details
 from .protocol.errors import TtnParseError
 from .protocol.messages import (
@@ -377,10 +377,13 @@ class TtnCoordinator:
             device.uplink = uplink
             device.last_seen = _seen_at(received_at)
             if uplink.decoded_payload is not None:
-                device.fields.update(flatten_payload(uplink.decoded_payload))
-                hints = uplink.decoded_payload.get(SENSOR_ATTR_KEY)
-                if isinstance(hints, dict):
-                    device.sensor_attr.update(hints)
+                self._merge_fields(device, flatten_payload(uplink.decoded_payload))
+                hints = sensor_hints(uplink.decoded_payload.get(SENSOR_ATTR_KEY))
+                device.sensor_attr.update(
+                    (key, hint)
+                    for key, hint in hints.items()
+                    if key in device.sensor_attr or len(device.sensor_attr) < MAX_FIELDS
+                )
             if device.stale and not self._is_stale(received_at):
                 device.stale = False
                 _LOGGER.info("%s reports again", device.device_id)
@@ -418,6 +421,41 @@ class TtnCoordinator:
         if newest:
             self._notify(device, context)
         self._store.async_schedule_save()
+
+    def _merge_fields(self, device: TtnDevice, fields: dict[str, Any]) -> None:
+        """Take an uplink's fields; past MAX_FIELDS, new ones are left out and said once."""
+        room = MAX_FIELDS - len(device.fields)
+        new = [key for key in fields if key not in device.fields]
+        if len(new) > room:
+            for key in new[max(room, 0) :]:
+                del fields[key]
+            self._report_too_many_fields(device)
+        device.fields.update(fields)
+
+    def _report_too_many_fields(self, device: TtnDevice) -> None:
+        issue_id = f"too_many_fields_{self.entry.entry_id}_{device.device_id}"
+        if ir.async_get(self.hass).async_get_issue(DOMAIN, issue_id) is not None:
+            return
+        _LOGGER.warning(
+            "%s sends more than %s fields; only the first %s become entities",
+            device.device_id,
+            MAX_FIELDS,
+            MAX_FIELDS,
+        )
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            is_persistent=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="too_many_fields",
+            translation_placeholders={
+                "device_id": device.device_id,
+                "app_id": self.settings.app_id,
+                "max_fields": str(MAX_FIELDS),
+            },
+        )
 
     @callback
     def _apply_downlink_event(self, event: DownlinkEvent) -> None:

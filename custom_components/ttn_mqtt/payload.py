@@ -15,6 +15,15 @@ MAX_DEPTH = 6
 # stay available in the `ttn_mqtt_uplink` event.
 MAX_ARRAY_ITEMS = 8
 
+# No real decoder sends this many fields; more would be entities by the thousand (and
+# a store that grows with whatever a sender makes up): the rest are left out.
+MAX_FIELDS = 200
+# Home Assistant's longest state; longer text is cut to it.
+MAX_TEXT = 255
+# The parts of a `_sensor_attr` hint that are used, each a short text.
+HINT_KEYS = ("device_class", "state_class", "unit_of_measurement")
+MAX_HINT_TEXT = 64
+
 # SenseCAP decoders send readings as list items such as
 # {"measurementId": "4097", "measurementValue": 21.4, "type": "Air Temperature"} whose
 # position changes from uplink to uplink: each becomes a top-level field named after
@@ -68,7 +77,7 @@ def _flatten_into(fields: dict[str, Any], prefix: str, value: Any, depth: int) -
         for index, item in enumerate(value):
             _flatten_into(fields, f"{prefix}_{index}", item, depth + 1)
     elif prefix:
-        fields[prefix] = value
+        fields[prefix] = value[:MAX_TEXT] if isinstance(value, str) else value
 
 
 def _add_measurements(fields: dict[str, Any], items: list[Any], depth: int) -> None:
@@ -95,3 +104,27 @@ def _add_measurement(fields: dict[str, Any], item: dict[str, Any]) -> None:
             value = number if math.isfinite(number := float(value)) else None
     key = SENSECAP_MEASUREMENTS.get(measurement_id, f"measurement_{measurement_id}")
     fields[key] = value
+
+
+def sensor_hints(raw: Any) -> dict[str, dict[str, str]]:
+    """Return the hints of a `_sensor_attr` (field -> hint) in the one shape used.
+
+    Whatever else a decoder puts there is left out: it is stored, and a sender could
+    nest it deeper than JSON can be written back.
+    """
+    if not isinstance(raw, dict):
+        return {}
+    hints: dict[str, dict[str, str]] = {}
+    for field, hint in raw.items():
+        if len(hints) >= MAX_FIELDS:
+            break
+        if not isinstance(field, str) or not isinstance(hint, dict):
+            continue
+        kept = {
+            key: value
+            for key in HINT_KEYS
+            if isinstance(value := hint.get(key), str) and len(value) <= MAX_HINT_TEXT
+        }
+        if kept:
+            hints[field[:MAX_TEXT]] = kept
+    return hints

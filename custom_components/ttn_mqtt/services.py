@@ -22,6 +22,8 @@ from .compat import device_config_entry_ids, vol
 from .const import DOMAIN
 from .coordinator import TtnCoordinator, TtnMqttConfigEntry
 from .protocol.downlink import (
+    MAX_DECODED_BYTES,
+    MAX_DECODED_DEPTH,
     MAX_PAYLOAD_BYTES,
     Downlink,
     PayloadFormat,
@@ -31,6 +33,7 @@ from .protocol.downlink import (
     new_correlation_id,
 )
 from .protocol.errors import DownlinkError
+from .protocol.ids import is_valid_id
 from .protocol.topics import DownlinkMode
 
 _LOGGER = logging.getLogger(__name__)
@@ -46,13 +49,24 @@ ATTR_CONFIRMED = "confirmed"
 ATTR_PRIORITY = "priority"
 ATTR_MODE = "mode"
 
+
+def _f_port(value: Any) -> Any:
+    """Return a whole number written as text or 2.0 as an int; anything else as it is."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 # The schema only checks types: f_port's range, the payload and the decoded payload are
 # checked by Downlink, so that each mistake gets its own translated message rather
 # than voluptuous's generic one.
 SEND_DOWNLINK_SCHEMA = vol.Schema(
     {
         vol.Required(ATTR_DEVICE_ID): cv.string,
-        vol.Optional(ATTR_F_PORT, default=1): vol.Coerce(int),
+        # Checked by Downlink: 1.9 or true must be refused, not sent as 1.
+        vol.Optional(ATTR_F_PORT, default=1): _f_port,
         vol.Optional(ATTR_PAYLOAD): cv.string,
         vol.Optional(ATTR_PAYLOAD_FORMAT, default=PayloadFormat.HEX): vol.All(
             vol.Lower, vol.Coerce(PayloadFormat)
@@ -139,7 +153,15 @@ def _end_device(hass: HomeAssistant, ha_device_id: str) -> tuple[TtnCoordinator,
             translation_placeholders={"application": entry.title},
         )
     coordinator = entry.runtime_data
-    if (device_id := coordinator.end_device_id(device)) is None:
+    device_id = coordinator.end_device_id(device)
+    if device_id is not None and not is_valid_id(device_id):
+        # A registry device whose identifier was edited must not make a topic.
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_end_device",
+            translation_placeholders={"device": name},
+        )
+    if device_id is None:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="not_end_device",
@@ -152,7 +174,12 @@ def _downlink(data: Mapping[str, Any]) -> Downlink:
     """Build the downlink a call asks for, or raise its translated error."""
     f_port: int = data[ATTR_F_PORT]
     frm_payload: bytes | None = None
-    placeholders = {"f_port": str(f_port), "max_bytes": str(MAX_PAYLOAD_BYTES)}
+    placeholders = {
+        "f_port": str(f_port),
+        "max_bytes": str(MAX_PAYLOAD_BYTES),
+        "max_depth": str(MAX_DECODED_DEPTH),
+        "max_decoded_bytes": str(MAX_DECODED_BYTES),
+    }
     try:
         if ATTR_PAYLOAD in data:
             frm_payload = decode_payload_text(

@@ -15,6 +15,7 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
+from .payload import sensor_hints
 from .protocol.errors import TtnParseError
 from .protocol.messages import (
     DownlinkEvent,
@@ -150,7 +151,8 @@ def _decode_device(device_id: str, saved: dict[str, Any]) -> TtnDevice:
             if isinstance(message, Uplink):
                 device.uplink = message
     device.fields = saved.get("fields") or {}
-    device.sensor_attr = saved.get("sensor_attr") or {}
+    # Kept to the shape used: a store of 0.1.0 may hold any nesting a decoder sent.
+    device.sensor_attr = sensor_hints(saved.get("sensor_attr"))
     device.field_platforms = saved.get("field_platforms") or {}
     if saved.get("solved_location") is not None:
         try:

@@ -22,6 +22,11 @@ F_PORT_MAX = 223
 # one can never be sent, whatever the device's data rate.
 MAX_PAYLOAD_BYTES = 242
 CORRELATION_PREFIX = "ttn_mqtt:"
+# A decoded payload is handed to the application's downlink formatter, which turns a
+# few values into at most MAX_PAYLOAD_BYTES: a bound far above any real one.
+MAX_DECODED_BYTES = 4096
+# orjson writes at most this nesting.
+MAX_DECODED_DEPTH = 254
 
 
 class Priority(StrEnum):
@@ -56,7 +61,12 @@ class Downlink:
 
     def __post_init__(self) -> None:
         """Refuse what the server would drop silently."""
-        if not F_PORT_MIN <= self.f_port <= F_PORT_MAX:
+        # A bool is an int to Python, and 1.9 must not become 1.
+        if (
+            not isinstance(self.f_port, int)
+            or isinstance(self.f_port, bool)
+            or not F_PORT_MIN <= self.f_port <= F_PORT_MAX
+        ):
             raise DownlinkError(
                 "invalid_f_port", f"f_port must be {F_PORT_MIN} to {F_PORT_MAX}"
             )
@@ -71,6 +81,19 @@ class Downlink:
             raise DownlinkError(
                 "decoded_not_object", "decoded_payload must be an object"
             )
+        if self.decoded_payload is not None:
+            try:
+                size = len(_json(self.decoded_payload))
+            except TypeError as err:  # orjson's JSONEncodeError is one
+                raise DownlinkError(
+                    "decoded_not_json", f"decoded_payload is not JSON: {err}"
+                ) from None
+            if size > MAX_DECODED_BYTES:
+                raise DownlinkError(
+                    "decoded_too_large",
+                    f"decoded_payload is {size} bytes as JSON; "
+                    f"at most {MAX_DECODED_BYTES} are sent",
+                )
         if self.frm_payload is not None:
             if not self.frm_payload:
                 raise DownlinkError("empty_payload", "the payload is empty")
@@ -137,9 +160,10 @@ def decode_payload_text(text: str, payload_format: PayloadFormat) -> bytes:
 
 def build_downlink_message(downlinks: Sequence[Downlink]) -> bytes:
     """Return the body to publish on down/push or down/replace; [] clears the queue."""
+    return _json({"downlinks": [downlink.as_json() for downlink in downlinks]})
+
+
+def _json(value: Any) -> bytes:
     # Keys of a decoded payload written in YAML are a str subclass, which orjson takes
     # only with OPT_NON_STR_KEYS.
-    return orjson.dumps(
-        {"downlinks": [downlink.as_json() for downlink in downlinks]},
-        option=orjson.OPT_NON_STR_KEYS,
-    )
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
