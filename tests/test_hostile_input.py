@@ -16,6 +16,7 @@ import orjson
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.ttn_mqtt import skipped
 from custom_components.ttn_mqtt.const import DOMAIN
 from custom_components.ttn_mqtt.payload import MAX_FIELDS
 from custom_components.ttn_mqtt.protocol.storage import UplinkLedger
@@ -238,3 +239,39 @@ async def test_fields_per_device_are_capped_and_said_once(
         decoded_payload={"value_1": -1},
     )
     assert hass.states.get("sensor.raw_01_value_1").state == "-1"
+
+
+async def test_skipped_messages_are_said_once_then_hourly(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    network,
+    ttn_app,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first bad message of a kind is a warning with its topic; then a count an hour."""
+    coordinator = init_integration.runtime_data
+    topic = f"v3/{ttn_app.uid}/devices/door-01"
+    clock = [1000.0]
+    monkeypatch.setattr(skipped, "monotonic", lambda: clock[0])
+
+    def said() -> list[str]:
+        return [
+            r.getMessage()
+            for r in caplog.records
+            if r.levelno == logging.WARNING and "Skipped" in r.getMessage()
+        ]
+
+    for _ in range(3):
+        network.publish_raw(f"{topic}/up", b"not json")
+    network.publish_raw(f"{topic}/join", b"[]")
+    await async_wait_for(lambda: coordinator.counters.malformed == 4)
+    assert len(said()) == 2
+    assert f"on {topic}/up" in said()[0]
+    assert "not json" not in said()[0].removeprefix("Skipped a message")
+
+    clock[0] += skipped.REPEAT_AFTER
+    network.publish_raw(f"{topic}/up", b"{")
+    await async_wait_for(lambda: coordinator.counters.malformed == 5)
+    assert len(said()) == 3
+    assert "Skipped 3 more messages of kind up" in said()[2]

@@ -61,6 +61,7 @@ from .protocol.session import (
 )
 from .protocol.storage import UplinkLedger, is_older
 from .protocol.topics import DownlinkMode, downlink_topic, parse_topic
+from .skipped import SkippedMessages
 from .store import DeviceStore, TtnDevice
 
 _LOGGER = logging.getLogger(__name__)
@@ -135,6 +136,7 @@ class TtnCoordinator:
         self.uid = self.settings.uid
         self.devices: dict[str, TtnDevice] = {}
         self.counters = TtnCounters()
+        self._skipped = SkippedMessages(self.settings.app_id)
         self.connected = False
         # False once the link has been down for longer than LINK_GRACE.
         self.link_available = True
@@ -327,14 +329,16 @@ class TtnCoordinator:
             device_topic = parse_topic(self.uid, topic)
             message = parse_payload(payload)
         except TtnParseError as err:
-            _LOGGER.debug("Skipping a message on %s: %s", topic, err)
-            self.counters.malformed += 1
+            self._skip(topic, str(err))
             return
         if message.device.device_id != device_topic.device_id:
-            _LOGGER.debug("Skipping a message on %s: for another device", topic)
-            self.counters.malformed += 1
+            self._skip(topic, "the message is of another device")
             return
         self.apply_message(message)
+
+    def _skip(self, topic: str, reason: str) -> None:
+        self.counters.malformed += 1
+        self._skipped.skip(topic, reason)
 
     @callback
     def apply_message(
