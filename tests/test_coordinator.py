@@ -154,13 +154,13 @@ async def test_a_time_without_its_zone_is_utc(
 ) -> None:
     """received_at without a zone is taken as UTC, as the server means it."""
     message = network.build_uplink("door-01")
-    message["received_at"] = "2030-07-06T09:19:21.123"
+    message["received_at"] = "2026-07-06T09:19:21.123"
     network.publish_raw(f"v3/{network.uid}/devices/door-01/up", json.dumps(message))
     await async_wait_for(
         lambda: hass.states.get("sensor.door_01_last_seen") is not None
     )
     assert hass.states.get("sensor.door_01_last_seen").state == (
-        "2030-07-06T09:19:21+00:00"
+        "2026-07-06T09:19:21+00:00"
     )
 
 
