@@ -36,6 +36,10 @@ class StorageServer:
         # Send nothing until release() once a request came; then send what matches,
         # including what was stored in the meantime.
         self.hold = False
+        # Answer with a redirect to this URL.
+        self.redirect_to: str | None = None
+        # Answer with this body and these headers, as they are (say, a gzip bomb).
+        self.raw_answer: tuple[bytes, dict[str, str]] | None = None
         self.requests: list[dict[str, str]] = []
         # How many requests got the stored uplinks, in full.
         self.answered = 0
@@ -85,6 +89,11 @@ class StorageServer:
             return _error(404, "application not found")
         if self.status is not None:
             return _error(self.status, "storage integration error")
+        if self.redirect_to is not None:
+            raise web.HTTPFound(self.redirect_to)
+        if self.raw_answer is not None:
+            body, headers = self.raw_answer
+            return web.Response(body=body, headers=headers)
         if self.hang:
             await self._stopping.wait()
             return _error(503, "stopping")

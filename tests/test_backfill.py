@@ -10,12 +10,14 @@ import asyncio
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+import gzip
 from typing import Any
 
 from aiohttp import ClientTimeout
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers import issue_registry as ir
+import orjson
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -34,7 +36,7 @@ from ttn_sim import Broker, Network
 from ttn_sim.network import GENERATE
 
 from .common import async_wait_for
-from .storage_server import StorageServer
+from .storage_server import PATH, StorageServer
 from .tcp_link import CuttableLink
 
 LOGGER = "custom_components.ttn_mqtt"
@@ -451,3 +453,61 @@ async def test_zero_hours_turns_the_catch_up_off(bench: Bench) -> None:
     assert bench.storage.requests == []
     assert bench.coordinator.counters.backfilled == 0
     assert bench.coordinator.devices["door-01"].fields["door_open"] is False
+
+
+async def test_a_redirect_is_not_followed(
+    bench: Bench, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A redirect (to another host, or in a loop) fails the catch-up, said plainly."""
+    elsewhere = StorageServer(bench.storage.app_id, bench.storage.api_key)
+    await elsewhere.start()
+    elsewhere.store(bench.network.build_uplink("door-01", {"door_open": True}))
+    # Another host name for the same loopback address.
+    other_host = elsewhere.url.replace("127.0.0.1", "localhost")
+    bench.storage.redirect_to = other_host + PATH.format(app_id=bench.storage.app_id)
+    await bench.async_setup()
+    await bench.async_caught_up()
+    await elsewhere.stop()
+
+    assert elsewhere.requests == []
+    assert bench.coordinator.counters.backfilled == 0
+    (said,) = _log_lines(caplog, "Could not fetch")
+    assert "HTTP 302: a redirect to" in said
+    assert "HTTP 0" not in said
+
+
+async def test_a_gzip_bomb_is_cut_off(
+    bench: Bench, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small body that inflates past the bound fails the catch-up; the rest goes on."""
+    monkeypatch.setattr(StorageCatchUp, "max_body_bytes", 4 * 1024 * 1024)
+    good = orjson.dumps({"result": bench.network.build_uplink("door-01", {"a": 1})})
+    # 64 MiB of blank lines after one good line: 64 KiB on the wire.
+    bomb = gzip.compress(good + b"\n" + b"\n" * (64 * 1024 * 1024), compresslevel=9)
+    assert len(bomb) < 100 * 1024
+    bench.storage.raw_answer = (
+        bomb,
+        {"Content-Encoding": "gzip", "Content-Type": "text/event-stream"},
+    )
+    await bench.async_setup()
+    await bench.async_caught_up()
+
+    (said,) = _log_lines(caplog, "Could not fetch")
+    assert f"larger than {4 * 1024 * 1024} bytes" in said
+    assert bench.coordinator.connected
+
+
+async def test_a_compressed_answer_is_read(bench: Bench) -> None:
+    """A gzip body (as a proxy may send) is inflated and applied as any other."""
+    lines = b"".join(
+        orjson.dumps({"result": bench.network.build_uplink("door-01", {"a": n})})
+        + b"\n"
+        for n in range(3)
+    )
+    bench.storage.raw_answer = (
+        gzip.compress(lines),
+        {"Content-Encoding": "gzip", "Content-Type": "text/event-stream"},
+    )
+    await bench.async_setup()
+    await bench.async_caught_up()
+    assert bench.coordinator.counters.backfilled == 3

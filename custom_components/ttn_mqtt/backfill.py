@@ -11,18 +11,20 @@ on it, and unloading cancels it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import datetime
 from enum import StrEnum
 from http import HTTPStatus
 import logging
 import ssl
 from typing import TYPE_CHECKING, Any, ClassVar
+import zlib
 
 from aiohttp import ClientError, ClientResponseError, ClientTimeout, hdrs
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import callback
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.aiohttp_client import async_create_clientsession
 from homeassistant.util import dt as dt_util
 from yarl import URL
 
@@ -100,6 +102,10 @@ class StorageCatchUp:
     # A Storage Integration that timed out or failed is asked again after these
     # delays (seconds) while the gap stays open; live uplinks are applied meanwhile.
     retry_delays: ClassVar[tuple[float, ...]] = (60.0, 300.0, 900.0)
+    # What one answer may inflate to: a compressed body is inflated here, in steps,
+    # so that a small body that inflates to gigabytes neither blocks the event loop
+    # nor fills the memory.
+    max_body_bytes: ClassVar[int] = 256 * 1024 * 1024
 
     def __init__(self, coordinator: TtnCoordinator) -> None:
         """Prepare catching up for one coordinator; nothing runs until async_start."""
@@ -109,6 +115,11 @@ class StorageCatchUp:
         # The problem last told to the user: told once, until a catch-up works again.
         self._reported: CatchUpProblem | None = None
         self._ssl_context: ssl.SSLContext | None = None
+        # Its own session, which leaves compressed bodies to _Inflater; created here,
+        # while the entry sets up, so that it is closed when the entry unloads.
+        self._session = async_create_clientsession(
+            coordinator.hass, auto_decompress=False
+        )
 
     @property
     def hours(self) -> int:
@@ -204,25 +215,41 @@ class StorageCatchUp:
         reader = StoredUplinkReader()
         fetched = 0
         try:
-            async with async_get_clientsession(coordinator.hass).get(
+            async with self._session.get(
                 url,
                 params=storage_query(after, hours, dt_util.utcnow()),
                 headers={
                     hdrs.AUTHORIZATION: f"Bearer {settings.api_key}",
                     hdrs.ACCEPT: "text/event-stream",
+                    hdrs.ACCEPT_ENCODING: "gzip, deflate",
                 },
                 timeout=self.timeout,
+                # The Storage API does not redirect: a redirect, to another host
+                # above all, is not followed with the key.
+                allow_redirects=False,
                 **options,
             ) as response:
                 if response.status == HTTPStatus.NOT_FOUND:
                     raise _CatchUpError(CatchUpProblem.NOT_ENABLED)
                 if response.status == HTTPStatus.FORBIDDEN:
                     raise _CatchUpError(CatchUpProblem.FORBIDDEN)
+                if 300 <= response.status < 400:
+                    location = response.headers.get(hdrs.LOCATION, "")
+                    raise _CatchUpError(
+                        CatchUpProblem.FAILED,
+                        f"HTTP {response.status}: a redirect to {location!r}, "
+                        "not followed",
+                    )
                 response.raise_for_status()
+                inflater = _Inflater(
+                    response.headers.get(hdrs.CONTENT_ENCODING), self.max_body_bytes
+                )
                 async for chunk in response.content.iter_any():
-                    fetched += self._apply(reader.feed(chunk))
-                    # A buffered body would otherwise be applied in one go.
-                    await asyncio.sleep(0)
+                    for piece in inflater.inflate(chunk):
+                        fetched += self._apply(reader.feed(piece))
+                        # A buffered body, or one inflating to much, would
+                        # otherwise be handled in one go.
+                        await asyncio.sleep(0)
             fetched += self._apply(reader.close())
         except TimeoutError:
             raise _CatchUpError(CatchUpProblem.TIMEOUT) from None
@@ -273,3 +300,47 @@ class StorageCatchUp:
                     "host": settings.host,
                 },
             )
+
+
+class _Inflater:
+    """Inflate a gzip or deflate body in bounded steps, up to a limit in all."""
+
+    # What one step may inflate to: a fraction of a millisecond of work.
+    STEP = 256 * 1024
+
+    def __init__(self, encoding: str | None, limit: int) -> None:
+        encoding = (encoding or "identity").strip().lower()
+        if encoding not in ("identity", "gzip", "deflate"):
+            raise _CatchUpError(
+                CatchUpProblem.FAILED, f"a body encoded as {encoding!r}, not asked for"
+            )
+        # 47: a gzip or a zlib header, told apart by zlib itself.
+        self._inflater = None if encoding == "identity" else zlib.decompressobj(47)
+        self._limit = limit
+        self._total = 0
+
+    def inflate(self, data: bytes) -> Iterator[bytes]:
+        """Yield what data inflates to, STEP bytes at most at a time."""
+        while True:
+            if self._inflater is None:
+                if not data:
+                    return
+                piece, data = data, b""
+            else:
+                try:
+                    piece = self._inflater.decompress(data, self.STEP)
+                except zlib.error as err:
+                    raise _CatchUpError(
+                        CatchUpProblem.FAILED, f"a damaged compressed body: {err}"
+                    ) from None
+                data = self._inflater.unconsumed_tail
+                # Asked again with nothing new until it has nothing more to give.
+                if not piece and not data:
+                    return
+            self._total += len(piece)
+            if self._total > self._limit:
+                raise _CatchUpError(
+                    CatchUpProblem.FAILED,
+                    f"the answer is larger than {self._limit} bytes; not read further",
+                )
+            yield piece
