@@ -20,6 +20,7 @@ class CuttableLink:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.is_cut = False
+        self.is_blackholed = False
         self.port = 0
 
     async def start(self) -> None:
@@ -33,9 +34,18 @@ class CuttableLink:
         for writer in list(self._writers):
             writer.close()
 
+    def blackhole(self) -> None:
+        """Drop every byte both ways from now on, closing nothing: a dead link.
+
+        What Home Assistant sends is still taken (and discarded), as a router that
+        drops the answers would; only the keepalive can tell.
+        """
+        self.is_blackholed = True
+
     def restore(self) -> None:
-        """Relay new connections again."""
+        """Relay new connections again, and bytes again."""
         self.is_cut = False
+        self.is_blackholed = False
 
     async def stop(self) -> None:
         """Close everything and wait for the relaying to end."""
@@ -58,16 +68,20 @@ class CuttableLink:
         self._writers |= {client_writer, broker_writer}
         try:
             await asyncio.gather(
-                _pipe(client_reader, broker_writer), _pipe(broker_reader, client_writer)
+                self._pipe(client_reader, broker_writer),
+                self._pipe(broker_reader, client_writer),
             )
         finally:
             self._writers -= {client_writer, broker_writer}
 
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Copy until either side closes, then close the other."""
-    with contextlib.suppress(OSError):
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    writer.close()
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """Copy until either side closes, then close the other; drop when blackholed."""
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                if self.is_blackholed:
+                    continue
+                writer.write(data)
+                await writer.drain()
+        writer.close()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 import logging
+import os
+import time
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -17,11 +19,14 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ttn_mqtt import skipped
-from custom_components.ttn_mqtt.const import DOMAIN
+from custom_components.ttn_mqtt.const import CONF_PORT, DOMAIN
+from custom_components.ttn_mqtt.coordinator import TtnCoordinator
 from custom_components.ttn_mqtt.payload import MAX_FIELDS
+from custom_components.ttn_mqtt.protocol.session import SessionSettings
 from custom_components.ttn_mqtt.protocol.storage import UplinkLedger
 
 from .common import async_wait_for
+from .tcp_link import CuttableLink
 from .uplinks import uplink_and_wait
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -275,3 +280,45 @@ async def test_skipped_messages_are_said_once_then_hourly(
     await async_wait_for(lambda: coordinator.counters.malformed == 5)
     assert len(said()) == 3
     assert "Skipped 3 more messages of kind up" in said()[2]
+
+
+async def test_a_dead_link_is_noticed_within_two_keepalives(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    broker,
+    network,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A blackhole (no error, no byte) is noticed by the keepalive, and recovered from.
+
+    TTN_MQTT_BLACKHOLE_DEFAULTS=1 runs it with the users' keepalive and prints the time
+    to notice (up to 40 s); the suite runs it scaled down.
+    """
+    # paho gives up two keepalives after the last byte at most: 45 s with the defaults.
+    assert 2 * SessionSettings.keepalive <= 45
+    defaults = os.environ.get("TTN_MQTT_BLACKHOLE_DEFAULTS") == "1"
+    keepalive = SessionSettings.keepalive if defaults else 2
+    overrides = {**TtnCoordinator.session_overrides, "keepalive": keepalive}
+    monkeypatch.setattr(TtnCoordinator, "session_overrides", overrides)
+    link = CuttableLink(broker.host, broker.port)
+    await link.start()
+    hass.config_entries.async_update_entry(
+        config_entry, data={**config_entry.data, CONF_PORT: link.port}
+    )
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    coordinator = config_entry.runtime_data
+    await uplink_and_wait(hass, network, "door-01")
+
+    link.blackhole()
+    started = time.monotonic()
+    await async_wait_for(lambda: not coordinator.connected, timeout=3 * keepalive + 5)
+    noticed = time.monotonic() - started
+    print(
+        f"\nA blackholed link was noticed after {noticed:.1f} s (keepalive {keepalive} s)"
+    )
+
+    link.restore()
+    await async_wait_for(lambda: coordinator.connected, timeout=10)
+    await uplink_and_wait(hass, network, "door-01")
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
+    await link.stop()

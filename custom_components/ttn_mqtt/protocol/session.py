@@ -71,7 +71,10 @@ class SessionSettings:
     api_key: str = field(repr=False)
     # PEM of a CA for a self-hosted stack; None means the system trust store.
     ca_pem: str | None = field(default=None, repr=False)
-    keepalive: int = 60
+    # paho sends a PINGREQ after this long without traffic and gives the connection up
+    # when the PINGRESP does not come within as long again: a dead link (a blackhole,
+    # which no error reports) is noticed within two keepalives, 40 s.
+    keepalive: int = 20
     connect_timeout: float = 10.0
     backoff_min: float = 1.0
     backoff_max: float = 300.0
