@@ -5,6 +5,7 @@ Each test here failed on the code before issue 15 ("Nothing freezes, nothing is 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 import logging
 import os
@@ -18,11 +19,11 @@ import orjson
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.ttn_mqtt import skipped
+from custom_components.ttn_mqtt import coordinator as coordinator_module, skipped
 from custom_components.ttn_mqtt.const import CONF_PORT, DOMAIN
 from custom_components.ttn_mqtt.coordinator import TtnCoordinator
 from custom_components.ttn_mqtt.payload import MAX_FIELDS
-from custom_components.ttn_mqtt.protocol.session import SessionSettings
+from custom_components.ttn_mqtt.protocol.session import DEFAULT_KEEPALIVE
 from custom_components.ttn_mqtt.protocol.storage import UplinkLedger
 
 from .common import async_wait_for
@@ -295,9 +296,9 @@ async def test_a_dead_link_is_noticed_within_two_keepalives(
     to notice (up to 40 s); the suite runs it scaled down.
     """
     # paho gives up two keepalives after the last byte at most: 45 s with the defaults.
-    assert 2 * SessionSettings.keepalive <= 45
+    assert 2 * DEFAULT_KEEPALIVE <= 45
     defaults = os.environ.get("TTN_MQTT_BLACKHOLE_DEFAULTS") == "1"
-    keepalive = SessionSettings.keepalive if defaults else 2
+    keepalive = DEFAULT_KEEPALIVE if defaults else 2
     overrides = {**TtnCoordinator.session_overrides, "keepalive": keepalive}
     monkeypatch.setattr(TtnCoordinator, "session_overrides", overrides)
     link = CuttableLink(broker.host, broker.port)
@@ -322,3 +323,61 @@ async def test_a_dead_link_is_noticed_within_two_keepalives(
     await uplink_and_wait(hass, network, "door-01")
     assert await hass.config_entries.async_unload(config_entry.entry_id)
     await link.stop()
+
+
+async def test_a_burst_of_new_devices_yields_to_the_loop(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    network,
+    ttn_app,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """400 new devices at once: all arrive, and the loop gets its turns meanwhile.
+
+    A device first seen is registered with its entities, which takes a while each:
+    the drain hands the loop back once its time budget is spent, not after a count.
+    The clock here makes every message take 15 ms; the longest real stall is printed.
+    """
+    coordinator = init_integration.runtime_data
+    clock = [0.0]
+
+    def slow_clock() -> float:
+        clock[0] += 0.015
+        return clock[0]
+
+    monkeypatch.setattr(coordinator_module, "monotonic", slow_clock)
+    drains: list[int] = []
+    drain = coordinator._drain
+
+    def counted_drain() -> None:
+        before = len(coordinator._inbox)
+        drain()
+        drains.append(before - len(coordinator._inbox))
+
+    monkeypatch.setattr(coordinator, "_drain", counted_drain)
+    template = network.build_uplink("door-01", {"door_open": True})
+    stalls = [0.0]
+
+    async def watch() -> None:
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(0.005)
+            now = time.monotonic()
+            stalls[0] = max(stalls[0], now - last)
+            last = now
+
+    watcher = hass.async_create_background_task(watch(), "stall watcher")
+    for index in range(400):
+        device_id = f"burst-{index:04d}"
+        template["end_device_ids"]["device_id"] = device_id
+        network.publish_raw(
+            f"v3/{ttn_app.uid}/devices/{device_id}/up", orjson.dumps(template)
+        )
+    await async_wait_for(lambda: coordinator.counters.uplinks == 400, timeout=60)
+    watcher.cancel()
+    print(
+        f"\nLongest stall of the loop in a burst of 400 new devices: {stalls[0]:.3f} s"
+    )
+    assert len(coordinator.devices) == 400
+    # Each callback stopped once its budget (20 ms, two messages here) was spent.
+    assert max(drains) <= 2

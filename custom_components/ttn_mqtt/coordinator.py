@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 import logging
+from time import monotonic
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -68,8 +69,11 @@ _LOGGER = logging.getLogger(__name__)
 
 # How often devices are checked for the stale_hours option.
 STALE_CHECK_INTERVAL = timedelta(minutes=1)
-# How many queued messages one event-loop callback handles before yielding.
+# How many queued messages one event-loop callback handles at most before yielding,
+# and for how long (seconds): a burst of new devices, each registered with its
+# entities, must not hold the loop.
 DRAIN_BATCH = 200
+DRAIN_BUDGET = 0.02
 
 type TtnMqttConfigEntry = ConfigEntry[TtnCoordinator]
 type DeviceListener = Callable[[Context | None], None]
@@ -306,9 +310,12 @@ class TtnCoordinator:
     def _drain(self) -> None:
         self._drain_scheduled = False
         inbox = self._inbox
+        deadline = monotonic() + DRAIN_BUDGET
         for _ in range(DRAIN_BATCH):
             if not inbox:
                 return
+            if monotonic() > deadline:
+                break
             item = inbox.popleft()
             if isinstance(item, SessionState):
                 self._apply_state(item)

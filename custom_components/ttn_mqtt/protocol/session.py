@@ -59,6 +59,12 @@ class SessionState(StrEnum):
     STOPPED = "stopped"
 
 
+# paho sends a PINGREQ after this long without traffic and gives the connection up when
+# the PINGRESP does not come within as long again: a dead link (a blackhole, which no
+# error reports) is noticed within two keepalives, 40 s.
+DEFAULT_KEEPALIVE = 20
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SessionSettings:
     """Where and as whom to connect."""
@@ -71,10 +77,7 @@ class SessionSettings:
     api_key: str = field(repr=False)
     # PEM of a CA for a self-hosted stack; None means the system trust store.
     ca_pem: str | None = field(default=None, repr=False)
-    # paho sends a PINGREQ after this long without traffic and gives the connection up
-    # when the PINGRESP does not come within as long again: a dead link (a blackhole,
-    # which no error reports) is noticed within two keepalives, 40 s.
-    keepalive: int = 20
+    keepalive: int = DEFAULT_KEEPALIVE
     connect_timeout: float = 10.0
     backoff_min: float = 1.0
     backoff_max: float = 300.0
