@@ -482,8 +482,8 @@ async def test_a_gzip_bomb_is_cut_off(
     """A small body that inflates past the bound fails the catch-up; the rest goes on."""
     monkeypatch.setattr(StorageCatchUp, "max_body_bytes", 4 * 1024 * 1024)
     good = orjson.dumps({"result": bench.network.build_uplink("door-01", {"a": 1})})
-    # 64 MiB of blank lines after one good line: 64 KiB on the wire.
-    bomb = gzip.compress(good + b"\n" + b"\n" * (64 * 1024 * 1024), compresslevel=9)
+    # 64 MiB of blanks after one good line: 64 KiB on the wire.
+    bomb = gzip.compress(good + b"\n" + b" " * (64 * 1024 * 1024), compresslevel=9)
     assert len(bomb) < 100 * 1024
     bench.storage.raw_answer = (
         bomb,

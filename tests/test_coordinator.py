@@ -35,7 +35,7 @@ from custom_components.ttn_mqtt.const import (
     LINK_GRACE,
 )
 from custom_components.ttn_mqtt.protocol.session import READ_CHUNK, _BufferedClient
-from custom_components.ttn_mqtt.protocol.topics import subscription_topic
+from custom_components.ttn_mqtt.protocol.topics import subscription_topics
 from custom_components.ttn_mqtt.sensor import TtnFieldSensor
 from ttn_sim.broker import generate_api_key
 
@@ -379,7 +379,7 @@ def test_a_stalled_reader_loses_uplinks(broker, network, ttn_app) -> None:
     client.username_pw_set(ttn_app.username, ttn_app.api_key)
     client.on_message = lambda client, userdata, message: received.append(message)
     client.connect("127.0.0.1", broker.port)
-    client.subscribe(subscription_topic(ttn_app.uid))
+    client.subscribe([(topic, 0) for topic in subscription_topics(ttn_app.uid)])
     for _ in range(10):
         client.loop(0.05)
 

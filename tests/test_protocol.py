@@ -44,7 +44,7 @@ from custom_components.ttn_mqtt.protocol.topics import (
     MessageKind,
     downlink_topic,
     parse_topic,
-    subscription_topic,
+    subscription_topics,
 )
 
 # The uplink captured on the eu1 cluster, from ../shared/ttn-v3-mqtt.md.
@@ -135,7 +135,21 @@ def test_ids() -> None:
 
 
 def test_topics() -> None:
-    assert subscription_topic("app@ttn") == "v3/app@ttn/#"
+    # The kinds handled, each on its own: not `#`, which brings up/normalized too.
+    assert subscription_topics("app@ttn") == [
+        f"v3/app@ttn/devices/+/{kind}"
+        for kind in (
+            "up",
+            "join",
+            "down/queued",
+            "down/sent",
+            "down/ack",
+            "down/nack",
+            "down/failed",
+            "down/invalidated",
+            "location/solved",
+        )
+    ]
     assert (
         downlink_topic("app@ttn", "dev-1", DownlinkMode.REPLACE)
         == "v3/app@ttn/devices/dev-1/down/replace"
@@ -357,16 +371,19 @@ def test_downlink_message() -> None:
                 "priority": "HIGH",
                 "confirmed": True,
                 "correlation_ids": ["ttn_mqtt:1"],
+                "confirmed_retry": {"max_attempts": 8},
             },
             {
                 "f_port": 2,
                 "decoded_payload": {"led": "on"},
-                "priority": "NORMAL",
                 "confirmed": False,
                 "correlation_ids": ["ttn_mqtt:2"],
             },
         ]
     }
+    # An empty payload is a downlink too (ApplicationDownlink.frm_payload "").
+    empty = Downlink(f_port=7, frm_payload=b"", correlation_id="ttn_mqtt:3")
+    assert empty.as_json()["frm_payload"] == ""
     assert json.loads(build_downlink_message([])) == {"downlinks": []}
     assert new_correlation_id().startswith("ttn_mqtt:")
     assert new_correlation_id() != new_correlation_id()
@@ -398,7 +415,6 @@ def test_payload_text() -> None:
             {"f_port": 1, "frm_payload": b"\x01", "decoded_payload": {}},
             "payload_xor_decoded",
         ),
-        ({"f_port": 1, "frm_payload": b""}, "empty_payload"),
         ({"f_port": 1, "frm_payload": b"\x00" * 243}, "payload_too_long"),
         ({"f_port": 1, "decoded_payload": [1]}, "decoded_not_object"),
     ],

@@ -24,7 +24,7 @@ from aiohttp import ClientError, ClientResponseError, ClientTimeout, hdrs
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import callback
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.aiohttp_client import async_create_clientsession
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.util import dt as dt_util
 from yarl import URL
 
@@ -115,11 +115,6 @@ class StorageCatchUp:
         # The problem last told to the user: told once, until a catch-up works again.
         self._reported: CatchUpProblem | None = None
         self._ssl_context: ssl.SSLContext | None = None
-        # Its own session, which leaves compressed bodies to _Inflater; created here,
-        # while the entry sets up, so that it is closed when the entry unloads.
-        self._session = async_create_clientsession(
-            coordinator.hass, auto_decompress=False
-        )
 
     @property
     def hours(self) -> int:
@@ -215,7 +210,7 @@ class StorageCatchUp:
         reader = StoredUplinkReader()
         fetched = 0
         try:
-            async with self._session.get(
+            async with async_get_clientsession(coordinator.hass).get(
                 url,
                 params=storage_query(after, hours, dt_util.utcnow()),
                 headers={
@@ -227,6 +222,8 @@ class StorageCatchUp:
                 # The Storage API does not redirect: a redirect, to another host
                 # above all, is not followed with the key.
                 allow_redirects=False,
+                # A compressed body is left to _Inflater.
+                auto_decompress=False,
                 **options,
             ) as response:
                 if response.status == HTTPStatus.NOT_FOUND:

@@ -61,7 +61,12 @@ from .protocol.session import (
     SessionState,
 )
 from .protocol.storage import UplinkLedger, is_older
-from .protocol.topics import DownlinkMode, downlink_topic, parse_topic
+from .protocol.topics import (
+    HANDLED_KINDS,
+    DownlinkMode,
+    downlink_topic,
+    parse_topic,
+)
 from .skipped import SkippedMessages
 from .store import DeviceStore, TtnDevice
 
@@ -334,6 +339,9 @@ class TtnCoordinator:
     def _apply_received(self, topic: str, payload: bytes) -> None:
         try:
             device_topic = parse_topic(self.uid, topic)
+            if device_topic.kind not in HANDLED_KINDS:
+                # Not subscribed to; another client of the broker may be.
+                return
             message = parse_payload(payload)
         except TtnParseError as err:
             self._skip(topic, str(err))

@@ -73,9 +73,7 @@ SEND_DOWNLINK_SCHEMA = vol.Schema(
         ),
         vol.Optional(ATTR_DECODED_PAYLOAD): object,
         vol.Optional(ATTR_CONFIRMED, default=False): cv.boolean,
-        vol.Optional(ATTR_PRIORITY, default=Priority.NORMAL): vol.All(
-            vol.Upper, vol.Coerce(Priority)
-        ),
+        vol.Optional(ATTR_PRIORITY): vol.All(vol.Upper, vol.Coerce(Priority)),
         vol.Optional(ATTR_MODE, default=DownlinkMode.PUSH): vol.All(
             vol.Lower, vol.Coerce(DownlinkMode)
         ),
@@ -191,7 +189,7 @@ def _downlink(data: Mapping[str, Any]) -> Downlink:
             frm_payload=frm_payload,
             decoded_payload=data.get(ATTR_DECODED_PAYLOAD),
             confirmed=data[ATTR_CONFIRMED],
-            priority=data[ATTR_PRIORITY],
+            priority=data.get(ATTR_PRIORITY),
             correlation_id=new_correlation_id(),
         )
     except DownlinkError as err:

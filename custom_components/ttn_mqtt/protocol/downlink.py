@@ -25,6 +25,9 @@ CORRELATION_PREFIX = "ttn_mqtt:"
 # A decoded payload is handed to the application's downlink formatter, which turns a
 # few values into at most MAX_PAYLOAD_BYTES: a bound far above any real one.
 MAX_DECODED_BYTES = 4096
+# How many times the server sends a confirmed downlink that is not acknowledged: the
+# Application Server's default (as.downlinks.confirmation.default-retry-attempts).
+CONFIRMED_ATTEMPTS = 8
 # orjson writes at most this nesting.
 MAX_DECODED_DEPTH = 254
 
@@ -56,7 +59,8 @@ class Downlink:
     frm_payload: bytes | None = None
     decoded_payload: dict[str, Any] | None = None
     confirmed: bool = False
-    priority: Priority = Priority.NORMAL
+    # None leaves it to the server: LOWEST, the API's default (TxSchedulePriority 0).
+    priority: Priority | None = None
     correlation_id: str
 
     def __post_init__(self) -> None:
@@ -94,24 +98,27 @@ class Downlink:
                     f"decoded_payload is {size} bytes as JSON; "
                     f"at most {MAX_DECODED_BYTES} are sent",
                 )
-        if self.frm_payload is not None:
-            if not self.frm_payload:
-                raise DownlinkError("empty_payload", "the payload is empty")
-            if len(self.frm_payload) > MAX_PAYLOAD_BYTES:
-                raise DownlinkError(
-                    "payload_too_long",
-                    f"the payload is {len(self.frm_payload)} bytes; "
-                    f"at most {MAX_PAYLOAD_BYTES} fit in a downlink",
-                )
+        # An empty payload is a valid downlink (the FPort alone can mean something).
+        if self.frm_payload is not None and len(self.frm_payload) > MAX_PAYLOAD_BYTES:
+            raise DownlinkError(
+                "payload_too_long",
+                f"the payload is {len(self.frm_payload)} bytes; "
+                f"at most {MAX_PAYLOAD_BYTES} fit in a downlink",
+            )
 
     def as_json(self) -> dict[str, Any]:
         """Return the downlink as the server's JSON."""
         body: dict[str, Any] = {
             "f_port": self.f_port,
-            "priority": self.priority.value,
             "confirmed": self.confirmed,
             "correlation_ids": [self.correlation_id],
         }
+        if self.priority is not None:
+            body["priority"] = self.priority.value
+        if self.confirmed:
+            # Said by us, so that the last nack can be told: after it the server
+            # drops the downlink without a report (applicationserver.go).
+            body["confirmed_retry"] = {"max_attempts": CONFIRMED_ATTEMPTS}
         if self.frm_payload is not None:
             body["frm_payload"] = base64.b64encode(self.frm_payload).decode("ascii")
         else:
@@ -142,6 +149,11 @@ def report_details(event: DownlinkEvent) -> dict[str, Any]:
     if event.status is DownlinkStatus.FAILED:
         details["error_name"] = event.error_name
         details["error_message"] = event.error_message
+        if event.error_cause_name or event.error_cause_message:
+            details["error_cause_name"] = event.error_cause_name
+            details["error_cause_message"] = event.error_cause_message
+    if event.status is DownlinkStatus.NACK and event.retry_attempt is not None:
+        details["attempt"] = event.retry_attempt
     return details
 
 

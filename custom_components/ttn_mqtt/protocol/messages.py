@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+import re
 from typing import Any
 
 import orjson
@@ -136,7 +137,15 @@ class DownlinkEvent(Message):
     priority: str | None
     downlink_correlation_ids: tuple[str, ...]
     error_name: str | None = None
+    # The error's message_format with its attributes filled in.
     error_message: str | None = None
+    # What caused the error, as the server tells it (another error's name and message).
+    error_cause_name: str | None = None
+    error_cause_message: str | None = None
+    # Of a nack: which transmission of the confirmed downlink it was (0 the first),
+    # and how many the server makes in all, when the downlink said.
+    retry_attempt: int | None = None
+    retry_max_attempts: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -353,18 +362,24 @@ _DOWNLINK_KEYS = {
 def _downlink_event(
     common: dict[str, Any], status: DownlinkStatus, event: dict[str, Any]
 ) -> DownlinkEvent:
-    error_name = error_message = None
+    errors: dict[str, str | None] = {}
     downlink = event
     if status is DownlinkStatus.FAILED:
         downlink = _optional_object(event, "downlink")
         error = _optional_object(event, "error")
-        error_name = _text(error, "name")
-        error_message = _text(error, "message_format")
+        cause = _optional_object(error, "cause")
+        errors = {
+            "error_name": _text(error, "name"),
+            "error_message": _error_text(error),
+            "error_cause_name": _text(cause, "name"),
+            "error_cause_message": _error_text(cause),
+        }
     elif status is DownlinkStatus.INVALIDATED:
         downlinks = event.get("downlinks") or [{}]
         downlink = _object(
             downlinks[0] if isinstance(downlinks, list) else None, "downlinks"
         )
+    retry = _optional_object(downlink, "confirmed_retry")
     return DownlinkEvent(
         **common,
         status=status,
@@ -374,9 +389,30 @@ def _downlink_event(
         confirmed=_bool(downlink, "confirmed"),
         priority=_text(downlink, "priority"),
         downlink_correlation_ids=_strings(downlink, "correlation_ids"),
-        error_name=error_name,
-        error_message=error_message,
+        retry_attempt=_int(retry, "attempt") if retry else None,
+        retry_max_attempts=_int(retry, "max_attempts") if retry else None,
+        **errors,
     )
+
+
+# A placeholder of an error's message_format: {name}, which the server may quote.
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _error_text(error: dict[str, Any]) -> str | None:
+    """Return an error's message_format with its attributes filled in, as TTS shows it."""
+    message_format = _text(error, "message_format")
+    if message_format is None:
+        return None
+    attributes = error.get("attributes")
+    if not isinstance(attributes, dict):
+        return message_format
+
+    def fill(match: re.Match[str]) -> str:
+        value = attributes.get(match[1])
+        return match[0] if value is None else str(value)
+
+    return _PLACEHOLDER.sub(fill, message_format)
 
 
 def parse_application_up(body: Any) -> ApplicationUp:

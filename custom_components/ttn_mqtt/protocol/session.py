@@ -28,7 +28,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from .ids import application_uid
-from .topics import subscription_topic
+from .topics import subscription_topics
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -348,7 +348,9 @@ class Session:
                 self._result = ConnectResult.INVALID_AUTH
             return
         # Sessions are never persistent on The Things Stack: subscribe on every connect.
-        client.subscribe(subscription_topic(self.settings.uid), qos=0)
+        client.subscribe(
+            [(topic, 0) for topic in subscription_topics(self.settings.uid)]
+        )
 
     def _handle_subscribe(
         self,

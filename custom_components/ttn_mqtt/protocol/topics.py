@@ -13,6 +13,8 @@ class MessageKind(StrEnum):
     """What a message on a device topic is, named by the topic's tail."""
 
     UPLINK = "up"
+    # One message per normalized measurement of an uplink: not used here.
+    UPLINK_NORMALIZED = "up/normalized"
     JOIN = "join"
     DOWN_QUEUED = "down/queued"
     DOWN_SENT = "down/sent"
@@ -43,9 +45,21 @@ class DeviceTopic:
 _KINDS = {kind.value: kind for kind in MessageKind}
 
 
-def subscription_topic(uid: str) -> str:
-    """Return the one topic filter that carries everything of an application."""
-    return f"v3/{uid}/#"
+# What the integration uses. Subscribing to these alone (not `#`) keeps the others
+# out of the server's buffer of 64 messages per connection (mystique session.go).
+HANDLED_KINDS = frozenset(MessageKind) - {
+    MessageKind.UPLINK_NORMALIZED,
+    MessageKind.SERVICE_DATA,
+}
+
+
+def subscription_topics(uid: str) -> list[str]:
+    """Return the topic filters of every kind of message the integration handles."""
+    return [
+        f"v3/{uid}/devices/+/{kind.value}"
+        for kind in MessageKind
+        if kind in HANDLED_KINDS
+    ]
 
 
 def downlink_topic(uid: str, device_id: str, mode: DownlinkMode) -> str:
