@@ -381,3 +381,20 @@ async def test_a_burst_of_new_devices_yields_to_the_loop(
     assert len(coordinator.devices) == 400
     # Each callback stopped once its budget (20 ms, two messages here) was spent.
     assert max(drains) <= 2
+
+
+async def test_kinds_not_handled_are_not_malformed(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network, ttn_app
+) -> None:
+    """up/normalized and service/data are not subscribed to, and not counted."""
+    coordinator = init_integration.runtime_data
+    topic = f"v3/{ttn_app.uid}/devices/th-sensor-01"
+    normalized = {
+        "end_device_ids": {"device_id": "th-sensor-01"},
+        "uplink_normalized": {"normalized_payload": {"air": {"temperature": 21.5}}},
+    }
+    network.publish_raw(f"{topic}/up/normalized", orjson.dumps(normalized))
+    network.publish_raw(f"{topic}/service/data", b'{"service_data": {}}')
+    await uplink_and_wait(hass, network, "th-sensor-01")
+    assert coordinator.counters.malformed == 0
+    assert coordinator.session.stats.messages == 1

@@ -18,6 +18,7 @@ from custom_components.ttn_mqtt.protocol.downlink import (
     build_downlink_message,
     decode_payload_text,
     new_correlation_id,
+    report_details,
 )
 from custom_components.ttn_mqtt.protocol.errors import DownlinkError, TtnParseError
 from custom_components.ttn_mqtt.protocol.ids import (
@@ -285,6 +286,60 @@ def test_parse_downlink_failed() -> None:
     assert event.error_name == "application_downlink_too_long"
     assert event.error_message == "application downlink payload is too long"
     assert event.downlink_correlation_ids == ("x",)
+
+
+def test_parse_downlink_failed_in_full() -> None:
+    """The message_format is filled from the attributes; the cause is kept.
+
+    As lorawan-stack's networkserver writes it (errApplicationDownlinkTooLong) and
+    api/ttn/lorawan/v3/error.proto defines ErrorDetails.
+    """
+    message = {
+        "end_device_ids": _device_ids(),
+        "downlink_failed": {
+            "downlink": {"f_port": 15, "frm_payload": "vu8=", "correlation_ids": ["x"]},
+            "error": {
+                "namespace": "pkg/networkserver",
+                "name": "application_downlink_too_long",
+                "message_format": "application downlink payload length `{length}` "
+                "exceeds maximum '{max}'",
+                "attributes": {"length": 60, "max": 51},
+                "code": 3,
+                "cause": {
+                    "namespace": "pkg/band",
+                    "name": "data_rate_index",
+                    "message_format": "no data rate with index `{index}`",
+                    "attributes": {"index": 0},
+                },
+            },
+        },
+    }
+    event = parse_application_up(message)
+    assert event.error_message == (
+        "application downlink payload length `60` exceeds maximum '51'"
+    )
+    assert event.error_cause_name == "data_rate_index"
+    assert event.error_cause_message == "no data rate with index `0`"
+    details = report_details(event)
+    assert details["error_cause_name"] == "data_rate_index"
+    # A placeholder without an attribute stays as written.
+    message["downlink_failed"]["error"]["attributes"] = {"length": 60}
+    assert parse_application_up(message).error_message.endswith("maximum '{max}'")
+
+
+def test_parse_a_nack_with_its_attempt() -> None:
+    message = {
+        "end_device_ids": _device_ids(),
+        "downlink_nack": {
+            "f_port": 2,
+            "confirmed": True,
+            "correlation_ids": ["x"],
+            "confirmed_retry": {"attempt": 3, "max_attempts": 8},
+        },
+    }
+    event = parse_application_up(message)
+    assert (event.retry_attempt, event.retry_max_attempts) == (3, 8)
+    assert report_details(event)["attempt"] == 3
 
 
 def test_parse_queue_invalidated() -> None:
