@@ -79,9 +79,9 @@ async def test_door_opens_downlink_acknowledged(
             {
                 "f_port": 5,
                 "frm_payload": "AQ==",
-                "priority": "NORMAL",
                 "confirmed": True,
                 "correlation_ids": [correlation_id],
+                "confirmed_retry": {"max_attempts": 8},
             }
         ]
     }

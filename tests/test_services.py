@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from typing import Any
 
@@ -12,9 +13,13 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.service import async_get_all_descriptions
 from homeassistant.util.yaml import parse_yaml
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+)
 
-from custom_components.ttn_mqtt.const import DOMAIN
+from custom_components.ttn_mqtt.const import DOMAIN, EVENT_DOWNLINK
+from custom_components.ttn_mqtt.coordinator import TtnCoordinator
 from custom_components.ttn_mqtt.protocol.downlink import Priority
 
 from .common import async_wait_for
@@ -486,3 +491,46 @@ async def test_not_connected_raises_and_sends_nothing_later(
     _, body = await watcher.wait_for()
     assert body["downlinks"][0]["correlation_ids"] == [response["correlation_id"]]
     assert len(watcher.messages) == 1
+
+
+async def test_a_downlink_the_server_never_answers_fails_as_no_answer(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    network,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Refused before queueing (only logged by the server): a failed report of ours.
+
+    The simulated server, as The Things Stack, publishes nothing for a downlink its
+    formatter cannot encode; here its queue request handling is switched off.
+    """
+    monkeypatch.setattr(TtnCoordinator, "downlink_answer_timeout", 0.5)
+    monkeypatch.setattr(network, "_handle_request", lambda *args: None)
+    device_id = await end_device(hass, network, "door-01")
+    reports = async_capture_events(hass, EVENT_DOWNLINK)
+
+    response = await send_downlink(hass, device_id=device_id, decoded_payload={"x": 1})
+
+    await async_wait_for(lambda: reports)
+    (report,) = reports
+    assert report.data["status"] == "failed"
+    assert report.data["error_name"] == "no_answer"
+    assert report.data["correlation_id"] == response["correlation_id"]
+    assert "did not answer within 0.5 s" in report.data["error_message"]
+
+
+async def test_an_answered_downlink_gets_no_no_answer(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    network,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once the server reported the downlink queued, the bound no longer applies."""
+    monkeypatch.setattr(TtnCoordinator, "downlink_answer_timeout", 0.5)
+    device_id = await end_device(hass, network, "door-01")
+    reports = async_capture_events(hass, EVENT_DOWNLINK)
+    await send_downlink(hass, device_id=device_id, payload="01")
+    await async_wait_for(lambda: reports)
+    await asyncio.sleep(1)
+    assert "failed" not in [report.data["status"] for report in reports]
+    assert not init_integration.runtime_data._unanswered

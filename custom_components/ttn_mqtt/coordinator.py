@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -42,12 +42,19 @@ from .const import (
     MANUFACTURER,
 )
 from .payload import MAX_FIELDS, SENSOR_ATTR_KEY, flatten_payload, sensor_hints
-from .protocol.downlink import report_details
+from .protocol.downlink import (
+    Downlink,
+    build_downlink_message,
+    own_correlation_id,
+    report_details,
+    unanswered_report,
+)
 from .protocol.errors import TtnParseError
 from .protocol.messages import (
     ApplicationUp,
     DownlinkEvent,
     DownlinkStatus,
+    EndDeviceIds,
     JoinAccept,
     LocationSolved,
     Uplink,
@@ -136,6 +143,9 @@ class TtnCoordinator:
 
     # Tests shorten the reconnect delays; users keep the defaults.
     session_overrides: ClassVar[Mapping[str, Any]] = MappingProxyType({})
+    # How long the server may take to say it queued (or refused) a downlink; it
+    # answers within a second when all is well.
+    downlink_answer_timeout: ClassVar[float] = 30.0
 
     def __init__(self, hass: HomeAssistant, entry: TtnMqttConfigEntry) -> None:
         """Set up the coordinator; nothing connects until async_start()."""
@@ -160,6 +170,8 @@ class TtnCoordinator:
         self._link_listeners: list[CALLBACK_TYPE] = []
         self._downlink_listeners: list[Callable[[DownlinkEvent], None]] = []
         self._cancel_grace: CALLBACK_TYPE | None = None
+        # Our correlation id -> the cancel of its no_answer timer.
+        self._unanswered: dict[str, CALLBACK_TYPE] = {}
         self._lost = False
         # True once the first connection succeeded and setup went on.
         self._running = False
@@ -243,6 +255,9 @@ class TtnCoordinator:
         if self._cancel_grace:
             self._cancel_grace()
             self._cancel_grace = None
+        for cancel in self._unanswered.values():
+            cancel()
+        self._unanswered.clear()
         await self._store.async_save()
 
     async def _async_handle_hass_stop(self, event: Event) -> None:
@@ -287,9 +302,41 @@ class TtnCoordinator:
 
     # Downlinks.
 
-    def publish_downlink(self, device_id: str, mode: DownlinkMode, body: bytes) -> bool:
-        """Publish a downlink body; return False, sending nothing, when not connected."""
-        return self.session.publish(downlink_topic(self.uid, device_id, mode), body)
+    def publish_downlinks(
+        self, device_id: str, mode: DownlinkMode, downlinks: Sequence[Downlink]
+    ) -> bool:
+        """Publish downlinks (none clears the queue); False, sending nothing, if offline.
+
+        Each downlink gets a report: the server's, or `no_answer` when it says nothing
+        within downlink_answer_timeout.
+        """
+        body = build_downlink_message(downlinks)
+        if not self.session.publish(downlink_topic(self.uid, device_id, mode), body):
+            return False
+        for downlink in downlinks:
+            self._await_answer(device_id, downlink)
+        return True
+
+    def _await_answer(self, device_id: str, downlink: Downlink) -> None:
+        timeout = self.downlink_answer_timeout
+
+        @callback
+        def no_answer(_now: datetime) -> None:
+            del self._unanswered[downlink.correlation_id]
+            _LOGGER.warning(
+                "The Things Stack did not answer downlink %s to %s within %s s",
+                downlink.correlation_id,
+                device_id,
+                timeout,
+            )
+            device = EndDeviceIds(device_id, self.settings.app_id)
+            self._apply_downlink_event(
+                unanswered_report(downlink, device, timeout, dt_util.utcnow())
+            )
+
+        self._unanswered[downlink.correlation_id] = async_call_later(
+            self.hass, timeout, no_answer
+        )
 
     # Messages: read on the session's thread, parsed and applied on the event loop.
 
@@ -478,6 +525,10 @@ class TtnCoordinator:
 
     @callback
     def _apply_downlink_event(self, event: DownlinkEvent) -> None:
+        # Any report says the server has the downlink: it will report its fate.
+        correlation_id = own_correlation_id(event.downlink_correlation_ids)
+        if (cancel := self._unanswered.pop(correlation_id or "", None)) is not None:
+            cancel()
         device = self._device(event.device.device_id)
         device.last_downlink = event
         self.counters.downlinks[event.status] += 1

@@ -28,7 +28,6 @@ from .protocol.downlink import (
     Downlink,
     PayloadFormat,
     Priority,
-    build_downlink_message,
     decode_payload_text,
     new_correlation_id,
 )
@@ -89,20 +88,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
     async def send_downlink(call: ServiceCall) -> ServiceResponse:
         coordinator, device_id = _end_device(hass, call.data[ATTR_DEVICE_ID])
         downlink = _downlink(call.data)
-        _publish(
-            coordinator,
-            device_id,
-            call.data[ATTR_MODE],
-            build_downlink_message([downlink]),
-        )
+        _publish(coordinator, device_id, call.data[ATTR_MODE], [downlink])
         _LOGGER.debug("Sent downlink %s to %s", downlink.correlation_id, device_id)
         return {"correlation_id": downlink.correlation_id}
 
     async def clear_downlink_queue(call: ServiceCall) -> None:
         coordinator, device_id = _end_device(hass, call.data[ATTR_DEVICE_ID])
-        _publish(
-            coordinator, device_id, DownlinkMode.REPLACE, build_downlink_message([])
-        )
+        _publish(coordinator, device_id, DownlinkMode.REPLACE, [])
 
     hass.services.async_register(
         DOMAIN,
@@ -201,10 +193,13 @@ def _downlink(data: Mapping[str, Any]) -> Downlink:
 
 
 def _publish(
-    coordinator: TtnCoordinator, device_id: str, mode: DownlinkMode, body: bytes
+    coordinator: TtnCoordinator,
+    device_id: str,
+    mode: DownlinkMode,
+    downlinks: list[Downlink],
 ) -> None:
     """Publish, or raise when not connected: a downlink is never queued for later."""
-    if not coordinator.publish_downlink(device_id, mode, body):
+    if not coordinator.publish_downlinks(device_id, mode, downlinks):
         raise HomeAssistantError(
             translation_domain=DOMAIN,
             translation_key="not_connected",

@@ -6,6 +6,7 @@ import base64
 import binascii
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 import re
 from typing import Any
@@ -14,7 +15,7 @@ import uuid
 import orjson
 
 from .errors import DownlinkError
-from .messages import DownlinkEvent, DownlinkStatus
+from .messages import DownlinkEvent, DownlinkStatus, EndDeviceIds
 
 F_PORT_MIN = 1
 F_PORT_MAX = 223
@@ -155,6 +156,40 @@ def report_details(event: DownlinkEvent) -> dict[str, Any]:
     if event.status is DownlinkStatus.NACK and event.retry_attempt is not None:
         details["attempt"] = event.retry_attempt
     return details
+
+
+# The error name of a downlink the server never answered, ours (not The Things Stack's).
+NO_ANSWER = "no_answer"
+
+
+def unanswered_report(
+    downlink: Downlink, device: EndDeviceIds, after: float, now: datetime
+) -> DownlinkEvent:
+    """Return the failed report of a downlink the server said nothing of in time.
+
+    The server sends no report of a downlink it refuses before queueing it (its
+    formatter failed on the decoded payload, or the message was invalid: mqtt.go only
+    logs it), nor of one published into a connection that was already dead.
+    """
+    return DownlinkEvent(
+        device=device,
+        received_at=now,
+        correlation_ids=(),
+        raw_json=b"{}",
+        status=DownlinkStatus.FAILED,
+        f_port=downlink.f_port,
+        frm_payload=None,
+        decoded_payload=downlink.decoded_payload,
+        confirmed=downlink.confirmed,
+        priority=downlink.priority.value if downlink.priority else None,
+        downlink_correlation_ids=(downlink.correlation_id,),
+        error_name=NO_ANSWER,
+        error_message=(
+            f"The Things Stack did not answer within {after:g} s: it refused the "
+            "downlink before queueing it (its downlink payload formatter failed, or "
+            "the message was invalid), or the connection was lost"
+        ),
+    )
 
 
 def decode_payload_text(text: str, payload_format: PayloadFormat) -> bytes:
