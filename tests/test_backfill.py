@@ -127,6 +127,8 @@ async def bench(
     monkeypatch.setattr(StorageCatchUp, "settle", 0)
     # One attempt, unless a test asks for more.
     monkeypatch.setattr(StorageCatchUp, "retry_delays", ())
+    # Asked for once, unless a test of the second ask asks for it.
+    monkeypatch.setattr(StorageCatchUp, "recheck_after", None)
     # The catch-up's own default applies, whatever the shared fixture sets.
     options = dict(config_entry.options)
     options.pop(CONF_BACKFILL_HOURS, None)
@@ -164,7 +166,12 @@ async def test_first_setup_asks_for_the_last_hours(bench: Bench) -> None:
     await bench.async_setup()
     await bench.async_caught_up()
     # The server answers 401 to any other key: this request was let in.
-    assert bench.storage.requests == [{"order": "received_at", "last": "24h"}]
+    (request,) = bench.storage.requests
+    assert request["order"] == "received_at"
+    assert request["limit"] == str(StorageCatchUp.page_size)
+    # The last 24 hours, with `after` (`last` is deprecated).
+    since = datetime.fromisoformat(request["after"])
+    assert abs(since - (datetime.now(UTC) - timedelta(hours=24))) < timedelta(minutes=1)
     assert bench.storage.answered == 1
 
 
@@ -218,7 +225,7 @@ async def test_uplinks_sent_while_disconnected_are_fetched_after_reconnect(
     await bench.async_caught_up()
 
     # Asked from a little before the last uplink processed: those came twice.
-    assert set(bench.storage.requests[-1]) == {"order", "after"}
+    assert set(bench.storage.requests[-1]) == {"order", "after", "limit"}
     assert bench.coordinator.counters.duplicates == 2
     assert bench.seen("th-sensor-01") == [
         (_f_cnt(before[0]), False),
@@ -295,7 +302,7 @@ async def test_restart_ends_with_every_entity_at_the_newest_value(
     await bench.async_caught_up()
 
     # The second start asked after what the first had processed, not for 24 hours.
-    assert set(bench.storage.requests[-1]) == {"order", "after"}
+    assert set(bench.storage.requests[-1]) == {"order", "after", "limit"}
     assert bench.seen("th-sensor-01") == [
         (_f_cnt(seen[0]), False),
         (_f_cnt(missed[1]), True),

@@ -13,6 +13,7 @@ import pytest
 
 from custom_components.ttn_mqtt.protocol.messages import Uplink, parse_application_up
 from custom_components.ttn_mqtt.protocol.storage import (
+    StoredStreamError,
     StoredUplinkReader,
     UplinkLedger,
     storage_query,
@@ -73,7 +74,7 @@ def test_reader_skips_and_counts_bad_lines() -> None:
         [
             _line(_message("dev-1", 1, "2024-07-06T09:00:00Z")),
             b"{not json\n",
-            b'{"error": {"code": 14, "message": "unavailable"}}\n',
+            b"\n",
             _line({"uplink_message": {}}),
             _line(join),
             b'{"result": ' + b"1" * 300_000 + b"}\n",
@@ -84,7 +85,7 @@ def test_reader_skips_and_counts_bad_lines() -> None:
     uplinks = reader.feed(body[:150_000]) + reader.feed(body[150_000:])
     uplinks += reader.close()
     assert [u.f_cnt for u in uplinks] == [1, 2]
-    assert reader.skipped == 5
+    assert reader.skipped == 4
 
 
 def test_reader_skips_a_line_too_long_in_one_chunk_as_in_many() -> None:
@@ -102,15 +103,33 @@ def test_reader_skips_a_line_too_long_in_one_chunk_as_in_many() -> None:
 
 
 def test_query_asks_after_the_last_processed_but_not_before_the_hours() -> None:
-    """After a time when known; the last N hours on a first run or after a long absence."""
+    """After a time when known; the last N hours on a first run or after a long absence.
+
+    Always `after` (and a page's `limit`), never the deprecated `last`.
+    """
     now = datetime(2024, 7, 6, 12, 0, tzinfo=UTC)
-    assert storage_query(None, 24, now) == {"order": "received_at", "last": "24h"}
+    day_before = {
+        "order": "received_at",
+        "after": "2024-07-05T12:00:00Z",
+        "limit": "100",
+    }
+    assert storage_query(None, 24, now, 100) == day_before
     recent = datetime(2024, 7, 6, 11, 0, 0, 500000, tzinfo=UTC)
-    assert storage_query(recent, 24, now) == {
+    assert storage_query(recent, 24, now, 100) == {
         "order": "received_at",
         "after": "2024-07-06T11:00:00.500000Z",
+        "limit": "100",
     }
-    assert storage_query(now - timedelta(hours=25), 24, now)["last"] == "24h"
+    assert storage_query(now - timedelta(hours=25), 24, now, 100) == day_before
+
+
+def test_an_error_in_the_stream_fails_the_fetch() -> None:
+    """{"error": ...} ends a stream that failed midway: not a line to skip."""
+    reader = StoredUplinkReader()
+    ok = reader.feed(_line(_message("dev-1", 1, "2024-07-06T09:00:00Z")))
+    assert [u.f_cnt for u in ok] == [1]
+    with pytest.raises(StoredStreamError, match="unavailable"):
+        reader.feed(b'{"error": {"code": 14, "message": "unavailable"}}\n\n')
 
 
 def test_ledger_applies_each_uplink_once() -> None:

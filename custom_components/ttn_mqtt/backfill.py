@@ -11,8 +11,9 @@ on it, and unloading cancels it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import Iterator, Mapping
+from contextlib import suppress
+from datetime import datetime, timedelta
 from enum import StrEnum
 from http import HTTPStatus
 import logging
@@ -31,7 +32,12 @@ from yarl import URL
 from .const import CONF_BACKFILL_HOURS, DEFAULT_BACKFILL_HOURS, DOMAIN
 from .protocol.messages import Uplink
 from .protocol.session import client_ssl_context
-from .protocol.storage import StoredUplinkReader, storage_query, storage_uplinks_path
+from .protocol.storage import (
+    StoredStreamError,
+    StoredUplinkReader,
+    storage_query,
+    storage_uplinks_path,
+)
 
 if TYPE_CHECKING:
     from .coordinator import TtnCoordinator
@@ -79,10 +85,17 @@ _REPAIRABLE = (CatchUpProblem.NOT_ENABLED, CatchUpProblem.FORBIDDEN)
 
 
 class _CatchUpError(Exception):
-    def __init__(self, problem: CatchUpProblem, detail: str = "") -> None:
+    def __init__(
+        self,
+        problem: CatchUpProblem,
+        detail: str = "",
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(problem, detail)
         self.problem = problem
         self.detail = detail
+        # What a rate-limited answer asks to wait before the next try.
+        self.retry_after = retry_after
 
 
 class StorageCatchUp:
@@ -106,6 +119,14 @@ class StorageCatchUp:
     # so that a small body that inflates to gigabytes neither blocks the event loop
     # nor fills the memory.
     max_body_bytes: ClassVar[int] = 256 * 1024 * 1024
+    # Uplinks per request: a long gap is read in pages, each after the last.
+    page_size: ClassVar[int] = 1000
+    # The Storage Integration writes what it receives in batches: an uplink received
+    # just before a reconnect may be readable only later. The gap is asked for once
+    # more after this long (seconds); what came already is dropped by the ledger.
+    recheck_after: ClassVar[float | None] = 60.0
+    # The longest wait a rate-limited answer may ask for (seconds).
+    max_retry_after: ClassVar[float] = 900.0
 
     def __init__(self, coordinator: TtnCoordinator) -> None:
         """Prepare catching up for one coordinator; nothing runs until async_start."""
@@ -146,7 +167,12 @@ class StorageCatchUp:
         """Fetch and apply; cancelled (unloading, or a newer catch-up), the ledger holds."""
         coordinator = self._coordinator
         try:
-            await self._async_fetch_until_done(after, hours)
+            fetched = await self._async_fetch_until_done(after, hours)
+            if fetched and self.recheck_after is not None:
+                # The ledger holds the gap meanwhile, so that what comes twice is
+                # told apart.
+                await asyncio.sleep(self.recheck_after)
+                await self._async_recheck(after, hours)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -156,17 +182,32 @@ class StorageCatchUp:
         # the next reconnect.
         coordinator.ledger.finish_catch_up()
 
-    async def _async_fetch_until_done(self, after: datetime | None, hours: int) -> None:
-        """Fetch; a timeout or failure is tried again a few times while the gap holds."""
+    async def _async_recheck(self, after: datetime | None, hours: int) -> None:
+        """Ask for the gap once more, for what was stored late; a failure is no news."""
+        try:
+            fetched = await self._async_fetch(after, hours)
+        except _CatchUpError as err:
+            _LOGGER.debug("Asking the Storage Integration again failed: %s", err)
+        else:
+            _LOGGER.debug("Asked again: %s uplinks, the new ones applied", fetched)
+
+    async def _async_fetch_until_done(self, after: datetime | None, hours: int) -> bool:
+        """Fetch; a timeout or failure is tried again a few times while the gap holds.
+
+        Return whether the gap was fetched.
+        """
         coordinator = self._coordinator
-        for delay in (self.settle, *self.retry_delays):
-            await asyncio.sleep(delay)
+        delays = [self.settle, *self.retry_delays]
+        while delays:
+            await asyncio.sleep(delays.pop(0))
             try:
                 fetched = await self._async_fetch(after, hours)
             except _CatchUpError as err:
                 self._report(err.problem, err.detail)
                 if err.problem in _REPAIRABLE:
-                    return
+                    return False
+                if err.retry_after is not None and delays:
+                    delays[0] = min(err.retry_after, self.max_retry_after)
                 continue
             _LOGGER.debug(
                 "Fetched %s uplinks of %s from storage",
@@ -180,15 +221,30 @@ class StorageCatchUp:
                     "Fetched missed uplinks of %s from its Storage Integration again",
                     coordinator.settings.app_id,
                 )
-            return
+            return True
         _LOGGER.warning(
             "Gave up fetching the uplinks %s missed from its Storage Integration; "
             "the next reconnect tries from now on",
             coordinator.settings.app_id,
         )
+        return False
 
     async def _async_fetch(self, after: datetime | None, hours: int) -> int:
-        """Stream the stored uplinks in and apply each; return how many were read."""
+        """Fetch the gap page by page, applying each uplink; return how many were read."""
+        total = 0
+        while True:
+            read, last = await self._async_fetch_page(after, hours)
+            total += read
+            if read < self.page_size or last is None or (after and last <= after):
+                return total
+            # The next page starts at the last uplink's time: one received at the
+            # same moment is not lost, and the ledger drops it if it was read.
+            after = last - timedelta(microseconds=1)
+
+    async def _async_fetch_page(
+        self, after: datetime | None, hours: int
+    ) -> tuple[int, datetime | None]:
+        """Stream one page in and apply it; return how many were read and the last time."""
         coordinator = self._coordinator
         settings = coordinator.settings
         path = storage_uplinks_path(settings.app_id)
@@ -209,10 +265,11 @@ class StorageCatchUp:
                 ) from None
         reader = StoredUplinkReader()
         fetched = 0
+        last: datetime | None = None
         try:
             async with async_get_clientsession(coordinator.hass).get(
                 url,
-                params=storage_query(after, hours, dt_util.utcnow()),
+                params=storage_query(after, hours, dt_util.utcnow(), self.page_size),
                 headers={
                     hdrs.AUTHORIZATION: f"Bearer {settings.api_key}",
                     hdrs.ACCEPT: "text/event-stream",
@@ -230,6 +287,12 @@ class StorageCatchUp:
                     raise _CatchUpError(CatchUpProblem.NOT_ENABLED)
                 if response.status == HTTPStatus.FORBIDDEN:
                     raise _CatchUpError(CatchUpProblem.FORBIDDEN)
+                if response.status == HTTPStatus.TOO_MANY_REQUESTS:
+                    raise _CatchUpError(
+                        CatchUpProblem.FAILED,
+                        "HTTP 429: rate limited",
+                        retry_after=_retry_after(response.headers),
+                    )
                 if 300 <= response.status < 400:
                     location = response.headers.get(hdrs.LOCATION, "")
                     raise _CatchUpError(
@@ -243,11 +306,15 @@ class StorageCatchUp:
                 )
                 async for chunk in response.content.iter_any():
                     for piece in inflater.inflate(chunk):
-                        fetched += self._apply(reader.feed(piece))
+                        fetched, last = self._apply(reader.feed(piece), fetched, last)
                         # A buffered body, or one inflating to much, would
                         # otherwise be handled in one go.
                         await asyncio.sleep(0)
-            fetched += self._apply(reader.close())
+            fetched, last = self._apply(reader.close(), fetched, last)
+        except StoredStreamError as err:
+            raise _CatchUpError(
+                CatchUpProblem.FAILED, f"the stream ended with an error: {err}"
+            ) from None
         except TimeoutError:
             raise _CatchUpError(CatchUpProblem.TIMEOUT) from None
         except ClientResponseError as err:
@@ -260,12 +327,15 @@ class StorageCatchUp:
             if reader.skipped:
                 _LOGGER.debug("Skipped %s bad lines from storage", reader.skipped)
                 coordinator.counters.malformed += reader.skipped
-        return fetched
+        return fetched, last
 
-    def _apply(self, uplinks: list[Uplink]) -> int:
+    def _apply(
+        self, uplinks: list[Uplink], fetched: int, last: datetime | None
+    ) -> tuple[int, datetime | None]:
         for uplink in uplinks:
             self._coordinator.apply_message(uplink, backfilled=True)
-        return len(uplinks)
+            last = uplink.received_at or last
+        return fetched + len(uplinks), last
 
     async def _async_ssl_context(self, ca_pem: str | None) -> ssl.SSLContext:
         """Return the MQTT session's trust (and a stack's CA), built off the event loop."""
@@ -341,3 +411,16 @@ class _Inflater:
                     f"the answer is larger than {self._limit} bytes; not read further",
                 )
             yield piece
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Return the seconds a rate-limited answer asks to wait, if it says.
+
+    The Things Stack says it in X-Rate-Limit-Retry (pkg/ratelimit); Retry-After is the
+    standard header a proxy may send.
+    """
+    for name in ("X-Rate-Limit-Retry", hdrs.RETRY_AFTER):
+        if (value := headers.get(name)) is not None:
+            with suppress(ValueError):
+                return max(float(value), 0.0)
+    return None

@@ -39,20 +39,26 @@ def storage_uplinks_path(app_id: str) -> str:
 
 
 def storage_query(
-    after: datetime | None, last_hours: int, now: datetime
+    after: datetime | None, last_hours: int, now: datetime, limit: int
 ) -> dict[str, str]:
-    """Return the query of a catch-up: after a time, but never more than the last hours.
+    """Return the query of one page of a catch-up: after a time, oldest first.
 
-    The bound also holds after a long time offline: a week of uplinks replayed at once
-    is not what a user asked for with "the last 24 hours".
+    Never further back than the last hours: a week of uplinks replayed at once is not
+    what a user asked for with "the last 24 hours". `after`, not the deprecated `last`
+    (api/ttn/lorawan/v3/applicationserver_integrations_storage.proto).
     """
-    query = {"order": "received_at"}
-    if after is None or _utc(after) < _utc(now) - timedelta(hours=last_hours):
-        query["last"] = f"{last_hours}h"
-    else:
+    since = _utc(now) - timedelta(hours=last_hours)
+    start = since if after is None or _utc(after) < since else _utc(after)
+    return {
+        "order": "received_at",
         # RFC 3339 with a "Z": a "+00:00" would need escaping in a query string.
-        query["after"] = _utc(after).isoformat().replace("+00:00", "Z")
-    return query
+        "after": start.isoformat().replace("+00:00", "Z"),
+        "limit": str(limit),
+    }
+
+
+class StoredStreamError(Exception):
+    """The server ended the stream with an error: what it sent so far is not all."""
 
 
 def parse_stored_line(line: bytes) -> Uplink:
@@ -64,8 +70,13 @@ def parse_stored_line(line: bytes) -> Uplink:
         body = orjson.loads(line)
     except orjson.JSONDecodeError as err:
         raise TtnParseError(f"not JSON: {err}") from None
+    if isinstance(body, dict) and "error" in body:
+        # A stream that fails midway ends with {"error": <google.rpc.Status>}: the
+        # fetch failed (grpc-gateway's errorChunk), it is no bad line to skip.
+        error = body["error"]
+        message = error.get("message") if isinstance(error, dict) else None
+        raise StoredStreamError(str(message or error))
     if not isinstance(body, dict) or "result" not in body:
-        # A stream that fails midway ends with an {"error": ...} line.
         raise TtnParseError("line carries no result")
     message = parse_application_up(body["result"])
     if not isinstance(message, Uplink):
@@ -74,7 +85,12 @@ def parse_stored_line(line: bytes) -> Uplink:
 
 
 class StoredUplinkReader:
-    """Split a streamed body into lines and parse each; bad lines are skipped and counted."""
+    """Split a streamed body into lines and parse each; bad lines are skipped and counted.
+
+    Records are separated by a blank line with `Accept: text/event-stream` (jsonpb
+    TTNEventStream), by a newline otherwise: empty lines are no records. An error
+    line raises StoredStreamError.
+    """
 
     def __init__(self) -> None:
         """Start with nothing read."""
