@@ -28,7 +28,6 @@ from custom_components.ttn_mqtt.config_flow import (
     OPTIONS_SCHEMA,
     REAUTH_SCHEMA,
     SECTION_CONNECTION,
-    TtnConfigFlow,
 )
 from custom_components.ttn_mqtt.const import (
     CONF_API_KEY,
@@ -46,7 +45,12 @@ from custom_components.ttn_mqtt.const import (
     DOMAIN,
     EVENT_UPLINK,
 )
-from custom_components.ttn_mqtt.protocol.auth_info import key_application_id
+from custom_components.ttn_mqtt.key_check import IdentityServer
+from custom_components.ttn_mqtt.protocol.auth_info import (
+    RIGHT_DOWN_WRITE,
+    identity_server_host,
+    key_application_id,
+)
 from custom_components.ttn_mqtt.protocol.ids import normalize_host
 from ttn_sim import Application, Broker, Network, generate_api_key
 from ttn_sim.certs import generate_tls_material
@@ -70,8 +74,9 @@ class AuthInfoServer:
 
     def __init__(self) -> None:
         """Know no key yet."""
-        # API key -> the application it belongs to.
+        # API key -> the application it belongs to, and the key's rights.
         self.keys: dict[str, str] = {}
+        self.rights: dict[str, list[str]] = {}
         self.requests = 0
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -102,7 +107,15 @@ class AuthInfoServer:
         return web.json_response(
             {
                 "api_key": {
-                    "api_key": {"rights": ["RIGHT_APPLICATION_TRAFFIC_READ"]},
+                    "api_key": {
+                        "rights": self.rights.get(
+                            key,
+                            [
+                                "RIGHT_APPLICATION_TRAFFIC_READ",
+                                "RIGHT_APPLICATION_TRAFFIC_DOWN_WRITE",
+                            ],
+                        )
+                    },
                     "entity_ids": {"application_ids": {"application_id": app_id}},
                 },
                 "universal_rights": {},
@@ -117,7 +130,7 @@ async def auth_info(
     """Point the flow's key look-ups at a local auth_info server."""
     server = AuthInfoServer()
     await server.start()
-    monkeypatch.setattr(TtnConfigFlow, "api_base_url", server.url)
+    monkeypatch.setattr(IdentityServer, "base_url", server.url)
     yield server
     await server.stop()
 
@@ -590,6 +603,40 @@ async def test_wrong_key_is_invalid_auth(
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
+async def test_a_key_that_may_not_send_downlinks_is_accepted_with_a_warning(
+    hass: HomeAssistant,
+    broker: Broker,
+    ttn_app: Application,
+    auth_info: AuthInfoServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Read alone is enough for entities; the log says downlinks cannot be sent."""
+    auth_info.keys[ttn_app.api_key] = ttn_app.app_id
+    auth_info.rights[ttn_app.api_key] = ["RIGHT_APPLICATION_TRAFFIC_READ"]
+    result = await start_user_flow(hass)
+    result = await configure(hass, result, user_input(broker, ttn_app))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert "may not send downlinks" in caplog.text
+    assert ttn_app.api_key not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("host", "identity_server"),
+    [
+        ("nam1.cloud.thethings.network", "eu1.cloud.thethings.network"),
+        ("au1.cloud.thethings.network", "eu1.cloud.thethings.network"),
+        (
+            "acme.nam1.cloud.thethings.industries",
+            "acme.eu1.cloud.thethings.industries",
+        ),
+        ("lorawan.example.org", "lorawan.example.org"),
+    ],
+)
+def test_identity_server_host(host: str, identity_server: str) -> None:
+    """The Things Network's Identity Server is on eu1, for every cluster."""
+    assert identity_server_host(host) == identity_server
+
+
 async def test_wrong_key_without_an_http_api_is_invalid_auth(
     hass: HomeAssistant,
     broker: Broker,
@@ -597,7 +644,7 @@ async def test_wrong_key_without_an_http_api_is_invalid_auth(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """When the host's HTTPS API cannot say whose the key is, it stays invalid_auth."""
-    monkeypatch.setattr(TtnConfigFlow, "api_base_url", None)
+    monkeypatch.setattr(IdentityServer, "base_url", None)
     result = await start_user_flow(hass)
     result = await configure(
         hass, result, user_input(broker, ttn_app, api_key=generate_api_key())
@@ -616,7 +663,7 @@ async def test_key_of_another_application_is_named_over_https_with_own_ca(
     tls.load_cert_chain(broker.workdir / "server.pem", broker.workdir / "server.key")
     server = AuthInfoServer()
     await server.start(tls)
-    monkeypatch.setattr(TtnConfigFlow, "api_base_url", server.url)
+    monkeypatch.setattr(IdentityServer, "base_url", server.url)
     other_key = generate_api_key()
     server.keys[other_key] = "other-app"
     result = await start_user_flow(hass)
@@ -658,10 +705,18 @@ async def test_key_of_another_application_is_named(
 
 
 async def test_key_without_read_rights_is_missing_rights(
-    hass: HomeAssistant, broker: Broker, ttn_app: Application
+    hass: HomeAssistant, broker: Broker, ttn_app: Application, auth_info: AuthInfoServer
 ) -> None:
-    """A key that connects but may not subscribe to the application's traffic."""
-    write_only = Application("write-only-app", "ttn", can_read=False)
+    """A key that connects, and whose subscription is granted, but receives nothing.
+
+    The Things Stack grants any subscription of the right shape and filters what it
+    delivers (mystique publishing.go): only auth_info tells.
+    """
+    write_only = Application(
+        "write-only-app", "ttn", rights=frozenset({RIGHT_DOWN_WRITE})
+    )
+    auth_info.keys[write_only.api_key] = write_only.app_id
+    auth_info.rights[write_only.api_key] = sorted(write_only.rights)
     broker.replace_application(write_only)
     await hass.async_add_executor_job(broker.restart)
 

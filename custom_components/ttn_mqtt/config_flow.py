@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 import logging
 import ssl
-from typing import Any, ClassVar
+from typing import Any
 
-from aiohttp import ClientError, hdrs
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     ConfigEntryState,
@@ -18,7 +16,6 @@ from homeassistant.config_entries import (
 )
 from homeassistant.core import callback
 from homeassistant.data_entry_flow import AbortFlow, section
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     BooleanSelector,
     NumberSelector,
@@ -31,7 +28,6 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
-from yarl import URL
 
 from .compat import vol
 from .const import (
@@ -56,7 +52,8 @@ from .const import (
     TTN_CLUSTERS,
 )
 from .coordinator import TtnMqttConfigEntry, async_connect_once, settings_from_data
-from .protocol.auth_info import AUTH_INFO_PATH, key_application_id
+from .key_check import IdentityServer, KeyInfo, KeyStatus
+from .protocol.auth_info import RIGHT_DOWN_WRITE, RIGHT_TRAFFIC_READ
 from .protocol.ids import (
     application_uid,
     is_valid_api_key,
@@ -69,8 +66,6 @@ from .protocol.session import ConnectResult, client_ssl_context
 
 _LOGGER = logging.getLogger(__name__)
 
-# Asking whose a refused key is only improves the error: never wait long for it.
-AUTH_INFO_TIMEOUT = 10.0
 MAX_STALE_HOURS = 8760
 MAX_BACKFILL_HOURS = 720
 
@@ -260,8 +255,6 @@ class TtnConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add an application of The Things Stack, checking it by connecting."""
 
     VERSION = 1
-    # Tests point this at a local server; users' flows ask the host's HTTPS API.
-    api_base_url: ClassVar[str | None] = None
 
     def __init__(self) -> None:
         """Start with no input seen."""
@@ -434,42 +427,32 @@ class TtnConfigFlow(ConfigFlow, domain=DOMAIN):
             _LOGGER.exception("Unexpected error connecting to %s", data[CONF_HOST])
             return "unknown"
         if result is ConnectResult.CONNECTED:
+            # The server grants every subscription and filters what it delivers: a
+            # key without the read right would connect and never receive anything.
+            key = await self._async_check_key(data)
+            if (
+                key.application_id == data[CONF_APP_ID]
+                and RIGHT_TRAFFIC_READ not in key.rights
+            ):
+                return ConnectResult.MISSING_RIGHTS.value
+            if key.status is KeyStatus.KNOWN and RIGHT_DOWN_WRITE not in key.rights:
+                _LOGGER.warning(
+                    "The API key of %s may not send downlinks: give it the right "
+                    '"Write downlink application traffic" to send any',
+                    data[CONF_APP_ID],
+                )
             return None
         if result is ConnectResult.INVALID_AUTH:
-            owner = await self._async_key_application(data)
+            owner = (await self._async_check_key(data)).application_id
             if owner not in (None, data[CONF_APP_ID]):
                 self._placeholders["key_app_id"] = owner
                 return "wrong_application"
         return result.value
 
-    async def _async_key_application(self, data: Mapping[str, Any]) -> str | None:
-        """Return the application a refused key belongs to, if the host's API says."""
-        base = (
-            URL(self.api_base_url)
-            if self.api_base_url
-            else URL.build(scheme="https", host=data[CONF_HOST])
+    async def _async_check_key(self, data: Mapping[str, Any]) -> KeyInfo:
+        return await IdentityServer.async_check_key(
+            self.hass, data[CONF_HOST], data[CONF_API_KEY], data.get(CONF_CA_PEM)
         )
-        session = async_get_clientsession(self.hass)
-        options: dict[str, Any] = {}
-        try:
-            if base.scheme == "https":
-                # What the MQTT session trusts, a self-hosted stack's CA included.
-                options["ssl"] = await self.hass.async_add_executor_job(
-                    client_ssl_context, data.get(CONF_CA_PEM)
-                )
-            async with (
-                asyncio.timeout(AUTH_INFO_TIMEOUT),
-                session.get(
-                    base.with_path(AUTH_INFO_PATH),
-                    headers={hdrs.AUTHORIZATION: f"Bearer {data[CONF_API_KEY]}"},
-                    raise_for_status=True,
-                    **options,
-                ) as response,
-            ):
-                return key_application_id(await response.json())
-        # ValueError: an answer that is not JSON.
-        except (ClientError, TimeoutError, ValueError):
-            return None
 
 
 def _connection_placeholders(data: Mapping[str, Any]) -> dict[str, str]:

@@ -1,0 +1,100 @@
+"""Asking The Things Stack's Identity Server what an API key is, over HTTPS.
+
+The config flow asks it to name the application of a refused key and to check a new
+key's rights; the coordinator asks it whether a refused connection is a refused key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from enum import StrEnum
+from http import HTTPStatus
+import logging
+import ssl
+from typing import Any, ClassVar
+
+from aiohttp import ClientError, hdrs
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from yarl import URL
+
+from .protocol.auth_info import (
+    AUTH_INFO_PATH,
+    identity_server_host,
+    key_application_id,
+    key_rights,
+)
+from .protocol.session import client_ssl_context
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class KeyStatus(StrEnum):
+    """What the Identity Server says of a key."""
+
+    # It knows the key: see its application and rights.
+    KNOWN = "known"
+    # It refuses the key (401 or 403; 400 for a key ID pasted as a key).
+    REFUSED = "refused"
+    # No answer that tells: unreachable, a timeout, a server error.
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """What the Identity Server says of a key."""
+
+    status: KeyStatus
+    application_id: str | None = None
+    rights: frozenset[str] = field(default_factory=frozenset)
+
+
+class IdentityServer:
+    """The Identity Server of a stack, asked over HTTPS with the key as bearer token."""
+
+    # Tests point this at a local server; users' checks ask the host's HTTPS API.
+    base_url: ClassVar[str | None] = None
+    # Asking only improves an error or a decision: never wait long for it.
+    timeout: ClassVar[float] = 10.0
+
+    @classmethod
+    async def async_check_key(
+        cls, hass: HomeAssistant, host: str, api_key: str, ca_pem: str | None
+    ) -> KeyInfo:
+        """Return what the Identity Server of host says of api_key."""
+        base = (
+            URL(cls.base_url)
+            if cls.base_url
+            else URL.build(scheme="https", host=identity_server_host(host))
+        )
+        options: dict[str, Any] = {}
+        try:
+            if base.scheme == "https":
+                # What the MQTT session trusts, a self-hosted stack's CA included.
+                options["ssl"] = await hass.async_add_executor_job(
+                    client_ssl_context, ca_pem
+                )
+            async with (
+                asyncio.timeout(cls.timeout),
+                async_get_clientsession(hass).get(
+                    base.with_path(AUTH_INFO_PATH),
+                    headers={hdrs.AUTHORIZATION: f"Bearer {api_key}"},
+                    **options,
+                ) as response,
+            ):
+                if response.status in (
+                    HTTPStatus.BAD_REQUEST,
+                    HTTPStatus.UNAUTHORIZED,
+                    HTTPStatus.FORBIDDEN,
+                ):
+                    return KeyInfo(KeyStatus.REFUSED)
+                if response.status != HTTPStatus.OK:
+                    _LOGGER.debug("auth_info answered HTTP %s", response.status)
+                    return KeyInfo(KeyStatus.UNKNOWN)
+                answer = await response.json(content_type=None)
+        # ValueError: an answer that is not JSON; SSLError, TypeError: a bad CA.
+        except (ClientError, TimeoutError, ValueError, ssl.SSLError, TypeError) as err:
+            _LOGGER.debug("auth_info could not be asked: %s", err)
+            return KeyInfo(KeyStatus.UNKNOWN)
+        return KeyInfo(KeyStatus.KNOWN, key_application_id(answer), key_rights(answer))
