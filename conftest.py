@@ -101,7 +101,7 @@ def fast_reconnect(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def config_entry(hass: HomeAssistant, broker, ttn_app) -> MockConfigEntry:
+def config_entry(hass: HomeAssistant, broker, ttn_app, auth_info) -> MockConfigEntry:
     """Return a config entry for the simulated application, added to hass."""
     entry = MockConfigEntry(
         domain=DOMAIN,

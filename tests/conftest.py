@@ -4,12 +4,14 @@ Home Assistant's test harness blocks sockets; every fixture here that talks to t
 broker asks for `socket_enabled` (only 127.0.0.1 is reachable anyway).
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
+from custom_components.ttn_mqtt.key_check import IdentityServer
 from ttn_sim import Application, Broker, Network
 
+from .auth_info_server import AuthInfoServer
 from .common import MqttWatcher
 
 
@@ -66,3 +68,15 @@ def app_watcher(
 ) -> MqttWatcher:
     """What the application's own API key sees on `v3/<uid>/#` (and may publish)."""
     return mqtt_watcher(f"v3/{ttn_app.uid}/#", ttn_app.username, ttn_app.api_key)
+
+
+@pytest.fixture
+async def auth_info(broker: Broker) -> AsyncIterator[AuthInfoServer]:
+    """The Identity Server's auth_info of the broker's applications, asked by the code."""
+    server = AuthInfoServer(broker)
+    await server.start()
+    previous = IdentityServer.base_url
+    IdentityServer.base_url = server.url
+    yield server
+    IdentityServer.base_url = previous
+    await server.stop()

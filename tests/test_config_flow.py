@@ -11,7 +11,6 @@ import socket
 import ssl
 from typing import Any
 
-from aiohttp import web
 from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResult, FlowResultType, section
@@ -55,6 +54,7 @@ from custom_components.ttn_mqtt.protocol.ids import normalize_host
 from ttn_sim import Application, Broker, Network, generate_api_key
 from ttn_sim.certs import generate_tls_material
 
+from .auth_info_server import AuthInfoServer
 from .common import async_wait_for, registry_device
 
 TRANSLATIONS = json.loads(
@@ -64,63 +64,6 @@ TRANSLATIONS = json.loads(
 )
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 USER = "test-app@ttn"
-
-
-# The simulated server's HTTP API: whose key is it.
-
-
-class AuthInfoServer:
-    """The Things Stack's `GET /api/v3/auth_info`, for the keys it is told about."""
-
-    def __init__(self) -> None:
-        """Know no key yet."""
-        # API key -> the application it belongs to, and the key's rights.
-        self.keys: dict[str, str] = {}
-        self.rights: dict[str, list[str]] = {}
-        self.requests = 0
-        self.url = ""
-        self._runner: web.AppRunner | None = None
-
-    async def start(self, tls: ssl.SSLContext | None = None) -> None:
-        """Serve on a free port of 127.0.0.1, over TLS with that context."""
-        app = web.Application()
-        app.router.add_get("/api/v3/auth_info", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=tls)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"{'https' if tls else 'http'}://{host}:{port}"
-
-    async def stop(self) -> None:
-        """Stop serving."""
-        assert self._runner is not None
-        await self._runner.cleanup()
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        self.requests += 1
-        key = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if (app_id := self.keys.get(key)) is None:
-            return web.json_response(
-                {"code": 16, "message": "unauthenticated"}, status=401
-            )
-        return web.json_response(
-            {
-                "api_key": {
-                    "api_key": {
-                        "rights": self.rights.get(
-                            key,
-                            [
-                                "RIGHT_APPLICATION_TRAFFIC_READ",
-                                "RIGHT_APPLICATION_TRAFFIC_DOWN_WRITE",
-                            ],
-                        )
-                    },
-                    "entity_ids": {"application_ids": {"application_id": app_id}},
-                },
-                "universal_rights": {},
-            }
-        )
 
 
 @pytest.fixture(autouse=True)

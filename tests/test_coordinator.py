@@ -12,7 +12,7 @@ from typing import Any
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import orjson
@@ -34,6 +34,7 @@ from custom_components.ttn_mqtt.const import (
     EVENT_UPLINK,
     LINK_GRACE,
 )
+from custom_components.ttn_mqtt.coordinator import TtnCoordinator
 from custom_components.ttn_mqtt.protocol.session import READ_CHUNK, _BufferedClient
 from custom_components.ttn_mqtt.protocol.topics import subscription_topics
 from custom_components.ttn_mqtt.sensor import TtnFieldSensor
@@ -285,8 +286,67 @@ async def test_key_revoked_while_running_starts_reauth(
     )
     refused = broker.count_refused()
     await asyncio.sleep(1.0)
-    assert broker.count_refused() == refused == 1
+    # Confirmed by the Identity Server (401), the session stopped: no retry loop.
+    assert broker.count_refused() == refused
+    assert refused <= 3
     assert not coordinator.connected
+
+
+async def test_a_refusal_of_a_known_key_is_no_reauth(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    broker,
+    network,
+    ttn_app,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CONNACK 5 while the Identity Server knows the key: reconnect, say it, no reauth.
+
+    The Things Stack answers CONNACK 5 for any error while it sets a connection up
+    (mystique connect.go), its Identity Server out of reach included.
+    """
+    monkeypatch.setattr(TtnCoordinator, "refusal_issue_after", 0.5)
+    coordinator = init_integration.runtime_data
+    await hass.async_add_executor_job(broker.refuse_connections, ttn_app, True)
+    await async_wait_for(lambda: broker.count_refused() >= 3, timeout=10)
+    issue_id = f"refused_by_server_{init_integration.entry_id}"
+    await async_wait_for(
+        lambda: ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    )
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    said = [r for r in caplog.records if "a problem on the server's side" in r.message]
+    assert len(said) == 1
+    assert ttn_app.api_key not in caplog.text
+
+    await hass.async_add_executor_job(broker.refuse_connections, ttn_app, False)
+    await async_wait_for(lambda: coordinator.connected, timeout=10)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    await uplink_and_wait(hass, network, "door-01")
+
+
+async def test_a_refusal_with_the_identity_server_down_is_no_reauth(
+    hass: HomeAssistant, init_integration: MockConfigEntry, broker, auth_info, ttn_app
+) -> None:
+    """Neither the MQTT server nor the Identity Server can tell: keep reconnecting."""
+    coordinator = init_integration.runtime_data
+    auth_info.unreachable = True
+    await hass.async_add_executor_job(broker.refuse_connections, ttn_app, True)
+    await async_wait_for(lambda: auth_info.requests >= 1, timeout=10)
+    await async_wait_for(lambda: broker.count_refused() >= 3, timeout=10)
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    await hass.async_add_executor_job(broker.refuse_connections, ttn_app, False)
+    await async_wait_for(lambda: coordinator.connected, timeout=10)
+
+
+async def test_a_refusal_at_setup_with_a_known_key_is_not_ready(
+    hass: HomeAssistant, config_entry: MockConfigEntry, broker, ttn_app
+) -> None:
+    """At setup too, a key the Identity Server knows is retried, not re-entered."""
+    await hass.async_add_executor_job(broker.refuse_connections, ttn_app, True)
+    assert not await hass.config_entries.async_setup(config_entry.entry_id)
+    assert config_entry.state is ConfigEntryState.SETUP_RETRY
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
 
 
 async def test_broker_down_at_setup_is_not_ready(
@@ -423,12 +483,15 @@ async def test_malformed_messages_are_counted_and_skipped(
 async def test_unknown_topic_is_counted_and_skipped(
     hass: HomeAssistant, init_integration: MockConfigEntry, network, ttn_app
 ) -> None:
-    """Messages on topics we do not know, or naming another device, are skipped."""
+    """A message naming another device than its topic is skipped; others never come.
+
+    Topics of no kind we handle are not subscribed to.
+    """
     coordinator = init_integration.runtime_data
     good = orjson.dumps(network.build_uplink("door-01"))
     network.publish_raw(f"v3/{ttn_app.uid}/devices/door-01/unknown", good)
     network.publish_raw(f"v3/{ttn_app.uid}/devices/other-01/up", good)
-    await async_wait_for(lambda: coordinator.counters.malformed == 2)
+    await async_wait_for(lambda: coordinator.counters.malformed == 1)
     network.publish_raw(f"v3/{ttn_app.uid}/devices/door-01/up", good)
     await async_wait_for(lambda: coordinator.counters.uplinks == 1)
     assert list(coordinator.devices) == ["door-01"]

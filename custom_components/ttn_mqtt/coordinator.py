@@ -41,6 +41,7 @@ from .const import (
     LINK_GRACE,
     MANUFACTURER,
 )
+from .key_check import IdentityServer, KeyInfo, KeyStatus, refuses_key
 from .payload import MAX_FIELDS, SENSOR_ATTR_KEY, flatten_payload, sensor_hints
 from .protocol.downlink import (
     Downlink,
@@ -146,6 +147,9 @@ class TtnCoordinator:
     # How long the server may take to say it queued (or refused) a downlink; it
     # answers within a second when all is well.
     downlink_answer_timeout: ClassVar[float] = 30.0
+    # How long the server may refuse a connection with a key it knows before a repair
+    # issue says so (seconds).
+    refusal_issue_after: ClassVar[float] = 600.0
 
     def __init__(self, hass: HomeAssistant, entry: TtnMqttConfigEntry) -> None:
         """Set up the coordinator; nothing connects until async_start()."""
@@ -172,6 +176,9 @@ class TtnCoordinator:
         self._cancel_grace: CALLBACK_TYPE | None = None
         # Our correlation id -> the cancel of its no_answer timer.
         self._unanswered: dict[str, CALLBACK_TYPE] = {}
+        # True from the first refusal (CONNACK 5) of a streak until connected again.
+        self._refused = False
+        self._cancel_refusal_issue: CALLBACK_TYPE | None = None
         self._lost = False
         # True once the first connection succeeded and setup went on.
         self._running = False
@@ -218,9 +225,20 @@ class TtnCoordinator:
             pass
         if result is not ConnectResult.CONNECTED:
             await self.hass.async_add_executor_job(self.session.stop)
-            if result in (ConnectResult.INVALID_AUTH, ConnectResult.MISSING_RIGHTS):
+            if result is ConnectResult.MISSING_RIGHTS or (
+                result is ConnectResult.INVALID_AUTH
+                and refuses_key(await self._async_check_key(), self.settings.app_id)
+            ):
                 raise ConfigEntryAuthFailed(
                     translation_domain=DOMAIN, translation_key=result.value
+                )
+            if result is ConnectResult.INVALID_AUTH:
+                # CONNACK 5 for a key the Identity Server knows, or could not tell
+                # about: the server failed otherwise; setup is tried again.
+                raise ConfigEntryNotReady(
+                    translation_domain=DOMAIN,
+                    translation_key="refused_by_server",
+                    translation_placeholders={"host": self.settings.host},
                 )
             raise ConfigEntryNotReady(
                 translation_domain=DOMAIN,
@@ -258,6 +276,7 @@ class TtnCoordinator:
         for cancel in self._unanswered.values():
             cancel()
         self._unanswered.clear()
+        self._end_refusal()
         await self._store.async_save()
 
     async def _async_handle_hass_stop(self, event: Event) -> None:
@@ -568,7 +587,15 @@ class TtnCoordinator:
         if state is SessionState.STOPPED:
             # Unloading or shutting down: no warning, no grace timer.
             return
+        if state is SessionState.REFUSED and self._running and not self._refused:
+            self._refused = True
+            self.entry.async_create_background_task(
+                self.hass,
+                self._async_check_refusal(),
+                f"{DOMAIN} check of a refused connection of {self.settings.app_id}",
+            )
         if self.connected and not was_connected:
+            self._end_refusal()
             if self._cancel_grace:
                 self._cancel_grace()
                 self._cancel_grace = None
@@ -600,6 +627,71 @@ class TtnCoordinator:
             self.entry.async_start_reauth(self.hass)
         for update in list(self._link_listeners):
             update()
+
+    async def _async_check_key(self) -> KeyInfo:
+        settings = self.settings
+        return await IdentityServer.async_check_key(
+            self.hass, settings.host, settings.api_key, settings.ca_pem
+        )
+
+    async def _async_check_refusal(self) -> None:
+        """Ask the Identity Server whether a refused connection is a refused key.
+
+        CONNACK 5 is also the server's answer when it cannot fetch a key's rights,
+        its Identity Server down for a moment: a new key would not help, reconnecting
+        does.
+        """
+        key = await self._async_check_key()
+        app_id = self.settings.app_id
+        if refuses_key(key, app_id):
+            _LOGGER.error(
+                "The Things Stack refused the API key of %s; re-authentication needed",
+                app_id,
+            )
+            await self.hass.async_add_executor_job(self.session.stop)
+            self.entry.async_start_reauth(self.hass)
+            return
+        _LOGGER.warning(
+            "The Things Stack at %s refuses the connection of %s although its "
+            "Identity Server %s the key: a problem on the server's side. Reconnecting",
+            self.settings.host,
+            app_id,
+            "knows" if key.status is KeyStatus.KNOWN else "could not be asked about",
+        )
+        if self._refused and self._cancel_refusal_issue is None:
+            self._cancel_refusal_issue = async_call_later(
+                self.hass, self.refusal_issue_after, self._async_refusal_lasts
+            )
+
+    @callback
+    def _async_refusal_lasts(self, _now: datetime) -> None:
+        self._cancel_refusal_issue = None
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            self._refusal_issue_id,
+            is_fixable=False,
+            is_persistent=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key="refused_by_server",
+            translation_placeholders={
+                "app_id": self.settings.app_id,
+                "host": self.settings.host,
+            },
+        )
+
+    @property
+    def _refusal_issue_id(self) -> str:
+        return f"refused_by_server_{self.entry.entry_id}"
+
+    @callback
+    def _end_refusal(self) -> None:
+        """End a refusal streak, its timer and issue: connected again, or stopping."""
+        self._refused = False
+        if self._cancel_refusal_issue is not None:
+            self._cancel_refusal_issue()
+            self._cancel_refusal_issue = None
+        ir.async_delete_issue(self.hass, DOMAIN, self._refusal_issue_id)
 
     @callback
     def _async_grace_over(self, _now: datetime) -> None:

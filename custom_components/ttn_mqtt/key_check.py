@@ -98,3 +98,16 @@ class IdentityServer:
             _LOGGER.debug("auth_info could not be asked: %s", err)
             return KeyInfo(KeyStatus.UNKNOWN)
         return KeyInfo(KeyStatus.KNOWN, key_application_id(answer), key_rights(answer))
+
+
+def refuses_key(key: KeyInfo, app_id: str) -> bool:
+    """Return whether the Identity Server's answer confirms that a key is refused.
+
+    Refused, of another application, or without a right on it; a key it knows as one
+    of this application is no reason for CONNACK 5, nor is an answer it could not give.
+    """
+    if key.status is KeyStatus.REFUSED:
+        return True
+    return key.status is KeyStatus.KNOWN and (
+        key.application_id != app_id or not key.rights
+    )

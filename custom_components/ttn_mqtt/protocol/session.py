@@ -56,6 +56,10 @@ class SessionState(StrEnum):
     CONNECTED = "connected"
     DISCONNECTED = "disconnected"
     AUTH_FAILED = "auth_failed"
+    # CONNACK 5 after a working connection: a refused key, or any other error of the
+    # server while it sets the connection up (mystique connect.go). The session keeps
+    # trying; its owner finds out which and stops it if the key is refused.
+    REFUSED = "refused"
     STOPPED = "stopped"
 
 
@@ -280,14 +284,25 @@ class Session:
             self._finish_first(result, self.stats.last_error)
             if self._stopping.is_set():
                 break
-            if result in (ConnectResult.INVALID_AUTH, ConnectResult.MISSING_RIGHTS):
+            refused = result in (
+                ConnectResult.INVALID_AUTH,
+                ConnectResult.MISSING_RIGHTS,
+            )
+            if self._first_result.result() is not ConnectResult.CONNECTED:
+                # Setup decides and retries by itself; the session only keeps a
+                # working connection.
+                self._set_state(
+                    SessionState.AUTH_FAILED if refused else SessionState.DISCONNECTED
+                )
+                break
+            if result is ConnectResult.MISSING_RIGHTS:
                 self._set_state(SessionState.AUTH_FAILED)
                 break
-            if self._first_result.result() is not ConnectResult.CONNECTED:
-                # Setup retries by itself; the session only keeps a working connection.
-                self._set_state(SessionState.DISCONNECTED)
-                break
-            self._set_state(SessionState.DISCONNECTED)
+            self._set_state(
+                SessionState.REFUSED
+                if result is ConnectResult.INVALID_AUTH
+                else SessionState.DISCONNECTED
+            )
             failures = 0 if lasted >= self.settings.stable_after else failures + 1
             delay = _backoff_delay(
                 failures, self.settings.backoff_min, self.settings.backoff_max
