@@ -13,6 +13,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.ttn_mqtt.const import EVENT_DOWNLINK
+from custom_components.ttn_mqtt.protocol import downlink as downlink_module
 
 from .common import async_wait_for
 from .uplinks import end_device, send_downlink
@@ -108,10 +109,19 @@ async def test_confirmed_downlink_reports(
     assert hass.states.get(entity_id).attributes["event_type"] == "ack"
 
 
-async def test_nack(
-    hass: HomeAssistant, init_integration: MockConfigEntry, network, recorder
+async def test_nack_is_retried_then_fails(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    network,
+    recorder,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A confirmed downlink the device does not acknowledge ends as nack."""
+    """A nack is not the end: the server sends again, then drops it; we say failed.
+
+    applicationserver.go pushes a nacked downlink again while its attempts last and
+    then drops it without a report: the last nack is followed by our failed report.
+    """
+    monkeypatch.setattr(downlink_module, "CONFIRMED_ATTEMPTS", 2)
     network.devices["th-sensor-01"].downlink_behaviour = "nack"
     device_id = await end_device(hass, network, "th-sensor-01")
     record = recorder("event.th_sensor_01_downlink")
@@ -120,10 +130,17 @@ async def test_nack(
         hass, device_id=device_id, payload="01", confirmed=True
     )
 
-    await async_wait_for(lambda: record.statuses() == ["queued", "sent", "nack"])
-    await async_wait_for(lambda: len(record.shown) == 3)
-    assert record.shown[-1]["event_type"] == "nack"
-    assert record.shown[-1]["correlation_id"] == response["correlation_id"]
+    await async_wait_for(lambda: "failed" in record.statuses(), timeout=10)
+    statuses = record.statuses()
+    assert statuses[0] == "queued"
+    assert statuses[-2:] == ["nack", "failed"]
+    nacks = [data for data in record.events if data["status"] == "nack"]
+    assert [data["attempt"] for data in nacks] == [1, 2, 3]
+    failed = record.events[-1]
+    assert failed["error_name"] == "max_retries_reached"
+    assert failed["correlation_id"] == response["correlation_id"]
+    await async_wait_for(lambda: len(record.shown) == len(statuses))
+    assert record.shown[-1]["event_type"] == "failed"
 
 
 async def test_payload_too_long_for_the_data_rate_fails(
@@ -141,14 +158,20 @@ async def test_payload_too_long_for_the_data_rate_fails(
     failed = record.events[-1]
     assert failed["correlation_id"] == response["correlation_id"]
     assert failed["error_name"] == "application_downlink_too_long"
-    assert failed["error_message"] == "application downlink payload is too long"
+    assert (
+        failed["error_message"]
+        == "application downlink payload length `52` exceeds maximum '51'"
+    )
     await async_wait_for(
         lambda: hass.states.get(entity_id).attributes.get("event_type") == "failed"
     )
     attributes = hass.states.get(entity_id).attributes
     assert attributes["correlation_id"] == response["correlation_id"]
     assert attributes["error_name"] == "application_downlink_too_long"
-    assert attributes["error_message"] == "application downlink payload is too long"
+    assert (
+        attributes["error_message"]
+        == "application downlink payload length `52` exceeds maximum '51'"
+    )
 
 
 async def test_report_of_a_device_not_seen_before(
@@ -227,3 +250,25 @@ async def test_deleted_device_gets_its_entity_back(
     entity = er.async_get(hass).async_get("event.door_01_downlink")
     assert entity.device_id == new_device_id
     assert hass.states.get("event.door_01_downlink").state == "unknown"
+
+
+async def test_a_failure_keeps_its_cause(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network, recorder
+) -> None:
+    """down/failed with a cause: the event and the entity keep its name and message."""
+    network.devices["raw-01"].downlink_behaviour = "fail"
+    device_id = await end_device(hass, network, "raw-01")
+    record = recorder("event.raw_01_downlink")
+    await send_downlink(hass, device_id=device_id, payload="01")
+
+    await async_wait_for(lambda: "failed" in record.statuses())
+    failed = record.events[-1]
+    assert failed["error_name"] == "schedule"
+    assert failed["error_cause_name"] == "too_late"
+    assert failed["error_cause_message"] == (
+        "too late to transmission scheduled time (delta is `87.512ms`)"
+    )
+    await async_wait_for(
+        lambda: record.shown and record.shown[-1]["event_type"] == "failed"
+    )
+    assert record.shown[-1]["error_cause_name"] == "too_late"

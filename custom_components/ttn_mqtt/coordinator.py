@@ -46,6 +46,7 @@ from .payload import MAX_FIELDS, SENSOR_ATTR_KEY, flatten_payload, sensor_hints
 from .protocol.downlink import (
     Downlink,
     build_downlink_message,
+    exhausted_report,
     own_correlation_id,
     report_details,
     unanswered_report,
@@ -565,6 +566,8 @@ class TtnCoordinator:
         # Copies: a listener may add an entity, and so another listener, on the way.
         for listener in list(self._downlink_listeners):
             listener(event)
+        if (dropped := exhausted_report(event)) is not None:
+            self._apply_downlink_event(dropped)
 
     @callback
     def _notify(self, device: TtnDevice, context: Context | None = None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 import re
@@ -188,6 +188,35 @@ def unanswered_report(
             f"The Things Stack did not answer within {after:g} s: it refused the "
             "downlink before queueing it (its downlink payload formatter failed, or "
             "the message was invalid), or the connection was lost"
+        ),
+    )
+
+
+# Ours too: the server drops a confirmed downlink after its last nack, reporting nothing.
+MAX_RETRIES_REACHED = "max_retries_reached"
+
+
+def exhausted_report(event: DownlinkEvent) -> DownlinkEvent | None:
+    """Return the failed report that follows a confirmed downlink's last nack, if it was.
+
+    A nack carries the number of transmissions nacked so far; the Application Server
+    sends the downlink again while that is at most max_attempts, then drops it
+    without a report (applicationserver.go handleDownlinkNack, PR #6060).
+    """
+    if (
+        event.status is not DownlinkStatus.NACK
+        or event.retry_attempt is None
+        or event.retry_max_attempts is None
+        or event.retry_attempt <= event.retry_max_attempts
+    ):
+        return None
+    return replace(
+        event,
+        status=DownlinkStatus.FAILED,
+        error_name=MAX_RETRIES_REACHED,
+        error_message=(
+            f"The device acknowledged none of {event.retry_attempt} transmissions; "
+            "The Things Stack dropped the downlink"
         ),
     )
 
