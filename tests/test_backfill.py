@@ -518,3 +518,67 @@ async def test_a_compressed_answer_is_read(bench: Bench) -> None:
     await bench.async_setup()
     await bench.async_caught_up()
     assert bench.coordinator.counters.backfilled == 3
+
+
+async def test_a_long_gap_is_read_in_pages(
+    bench: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages of `limit`, each after the last uplink of the one before, until a short one."""
+    monkeypatch.setattr(StorageCatchUp, "page_size", 2)
+    for value in range(5):
+        bench.sent("th-sensor-01", {"temperature": float(value)})
+    await bench.async_setup()
+    await bench.async_caught_up()
+    assert bench.coordinator.counters.backfilled == 5
+    assert [request["limit"] for request in bench.storage.requests] == ["2"] * 3
+    assert bench.temperature_state() == 4.0
+
+
+async def test_an_error_in_the_stream_is_a_failed_fetch(
+    bench: Bench, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """{"error": ...} after some records: asked again, not taken as the whole gap."""
+    monkeypatch.setattr(StorageCatchUp, "retry_delays", (0.1,))
+    for value in range(3):
+        bench.sent("th-sensor-01", {"temperature": float(value)})
+    bench.storage.error_after = 1
+    await bench.async_setup()
+    await async_wait_for(lambda: len(bench.storage.requests) == 1)
+    bench.storage.error_after = None
+    await bench.async_caught_up()
+    assert len(bench.storage.requests) == 2
+    assert bench.coordinator.counters.backfilled == 3
+    (said,) = _log_lines(caplog, "Could not fetch")
+    assert "the stream ended with an error: storage unavailable" in said
+
+
+async def test_a_rate_limit_is_waited_out_as_the_server_asks(
+    bench: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """429: the next try comes after X-Rate-Limit-Retry, not after the fixed delay."""
+    monkeypatch.setattr(StorageCatchUp, "retry_delays", (3600.0,))
+    bench.sent("th-sensor-01", {"temperature": 20.0})
+    bench.storage.rate_limited = 1
+    bench.storage.rate_limit_retry = 0
+    await bench.async_setup()
+    await bench.async_caught_up()
+    assert len(bench.storage.requests) == 2
+    assert bench.coordinator.counters.backfilled == 1
+
+
+async def test_the_gap_is_asked_for_once_more(
+    bench: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the Storage Integration wrote late is fetched a while after; once each."""
+    monkeypatch.setattr(StorageCatchUp, "recheck_after", 0.5)
+    bench.sent("th-sensor-01", {"temperature": 20.0})
+    await bench.async_setup()
+    await async_wait_for(lambda: bench.coordinator.counters.backfilled == 1)
+    # Received before the reconnect, but readable only now.
+    late = bench.network.build_uplink("th-sensor-01", {"temperature": 21.0})
+    late["received_at"] = (datetime.now(UTC) - timedelta(seconds=30)).isoformat()
+    bench.storage.store(late)
+    await bench.async_caught_up()
+    assert len(bench.storage.requests) == 2
+    assert bench.coordinator.counters.backfilled == 2
+    assert bench.coordinator.counters.duplicates == 1

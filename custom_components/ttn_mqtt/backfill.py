@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator, Mapping
 from contextlib import suppress
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from http import HTTPStatus
 import logging
@@ -237,9 +237,10 @@ class StorageCatchUp:
             total += read
             if read < self.page_size or last is None or (after and last <= after):
                 return total
-            # The next page starts at the last uplink's time: one received at the
-            # same moment is not lost, and the ledger drops it if it was read.
-            after = last - timedelta(microseconds=1)
+            # The next page starts after the last uplink. Its time, cut to microseconds
+            # here, may bring it once more (the server keeps nanoseconds): the ledger
+            # drops it then.
+            after = last
 
     async def _async_fetch_page(
         self, after: datetime | None, hours: int
