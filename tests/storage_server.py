@@ -1,10 +1,13 @@
 """A local Storage Integration for tests: plain HTTP on 127.0.0.1.
 
 It answers `GET /api/v3/as/applications/<app id>/packages/storage/uplink_message` the way
-The Things Stack does: the bearer key checked, `after`, `last` and `order` honoured, and a
-body of newline-delimited `{"result": <ApplicationUp>}` lines. Tests put uplinks in it
-(those The Things Stack would have stored while Home Assistant was away), make it answer
-an error status, hang, or hold its stream open while live uplinks arrive.
+The Things Stack does: the bearer key checked, `after`, `before`, `order`, `limit` and the
+deprecated `last` honoured, and a body of `{"result": <ApplicationUp>}` records. With
+`Accept: text/event-stream` records are separated by a blank line, otherwise by a
+newline (lorawan-stack rpcserver.go: jsonpb.TTNEventStream's delimiter is "\n\n").
+Tests put uplinks in it (those The Things Stack would have stored while Home Assistant
+was away), make it answer an error status or a rate limit, break its stream midway,
+hang, or hold its stream open while live uplinks arrive.
 """
 
 from __future__ import annotations
@@ -40,6 +43,13 @@ class StorageServer:
         self.redirect_to: str | None = None
         # Answer with this body and these headers, as they are (say, a gzip bomb).
         self.raw_answer: tuple[bytes, dict[str, str]] | None = None
+        # After at most this many records, end the stream with an error record
+        # (Unavailable), as grpc-gateway does when a stream fails after its 200.
+        self.error_after: int | None = None
+        # Answer this many requests with 429 and a rate limit's headers; then serve.
+        self.rate_limited = 0
+        # Seconds the rate-limited answers tell to wait (X-Rate-Limit-Retry).
+        self.rate_limit_retry = 1
         self.requests: list[dict[str, str]] = []
         # How many requests got the stored uplinks, in full.
         self.answered = 0
@@ -55,7 +65,7 @@ class StorageServer:
         return uplink
 
     def store_line(self, line: bytes, received_at: str) -> None:
-        """Store a raw line, good or not, received at the given time."""
+        """Store a raw record, good or not, received at the given time."""
         self._stored.append((datetime.fromisoformat(received_at), line))
 
     def release(self) -> None:
@@ -83,6 +93,9 @@ class StorageServer:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         query = dict(request.query)
         self.requests.append(query)
+        if self.rate_limited > 0:
+            self.rate_limited -= 1
+            return self._rate_limit_exceeded()
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return _error(401, "unauthenticated")
         if request.match_info["app_id"] != self.app_id:
@@ -97,30 +110,69 @@ class StorageServer:
         if self.hang:
             await self._stopping.wait()
             return _error(503, "stopping")
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        event_stream = request.headers.get("Accept") == "text/event-stream"
+        delimiter = b"\n\n" if event_stream else b"\n"
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream"
+                if event_stream
+                else "application/json"
+            }
+        )
         await response.prepare(request)
         if self.hold:
             self.held.set()
             await self._release.wait()
-        for line in self._select(query):
-            await response.write(line + b"\n")
+        for record in self._select(query)[: self.error_after]:
+            await response.write(record + delimiter)
+        if self.error_after is None:
+            self.answered += 1
+        else:
+            await response.write(_STREAM_ERROR + delimiter)
         await response.write_eof()
-        self.answered += 1
         return response
+
+    def _rate_limit_exceeded(self) -> web.Response:
+        # lorawan-stack pkg/ratelimit result.go `SetHTTPHeaders`: these four headers,
+        # no Retry-After; the body is the gRPC status of errRateLimitExceeded.
+        retry = str(self.rate_limit_retry)
+        return web.json_response(
+            {"code": 8, "message": "rate limit exceeded", "details": []},
+            status=429,
+            headers={
+                "X-Rate-Limit-Limit": "10",
+                "X-Rate-Limit-Available": "0",
+                "X-Rate-Limit-Reset": retry,
+                "X-Rate-Limit-Retry": retry,
+            },
+        )
 
     def _select(self, query: dict[str, str]) -> list[bytes]:
         stored = list(self._stored)
         if query.get("order") == "received_at":
             stored.sort(key=lambda item: item[0])
+        elif query.get("order") == "-received_at":
+            stored.sort(key=lambda item: item[0], reverse=True)
         if "after" in query:
             after = datetime.fromisoformat(query["after"])
             stored = [item for item in stored if item[0] > after]
+        if "before" in query:
+            before = datetime.fromisoformat(query["before"])
+            stored = [item for item in stored if item[0] < before]
         if "last" in query:
             match = re.fullmatch(r"(\d+)h", query["last"])
             assert match, f"unexpected last={query['last']}"
             since = datetime.now(UTC) - timedelta(hours=int(match[1]))
             stored = [item for item in stored if item[0] >= since]
+        if "limit" in query:
+            stored = stored[: int(query["limit"])]
         return [line for _, line in stored]
+
+
+# What grpc-gateway writes when the stream fails after its 200: a google.rpc.Status.
+_STREAM_ERROR = orjson.dumps(
+    {"error": {"code": 14, "message": "storage unavailable", "details": []}}
+)
 
 
 def _error(status: int, message: str) -> web.Response:

@@ -1,7 +1,8 @@
 """The simulated TTN application behaves like The Things Stack where ttn_mqtt relies on it."""
 
 import base64
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -12,17 +13,29 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 from typing import Any
 
+import aiohttp
+import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 import pytest
 
-from ttn_sim import Application, Broker, Network, SimDevice, generate_api_key
+from ttn_sim import (
+    RIGHT_APPLICATION_TRAFFIC_DOWN_WRITE,
+    RIGHT_APPLICATION_TRAFFIC_READ,
+    Application,
+    Broker,
+    Network,
+    SimDevice,
+    generate_api_key,
+)
 from ttn_sim.broker import API_KEY_PATTERN
 from ttn_sim.client import Subscriber
 
 from .common import MqttWatcher, wait_for
+from .storage_server import PATH, StorageServer
 
 REPO_ROOT = Path(__file__).parent.parent
 NANOS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$")
@@ -30,6 +43,14 @@ MICROS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 DURATION = re.compile(r"^\d+(\.\d{3}|\.\d{6}|\.\d{9})?s$")
 CONNACK_ACCEPTED = b"\x20\x02\x00\x00"
 CONNACK_NOT_AUTHORISED = b"\x20\x02\x00\x05"
+ERROR_CORRELATION_ID = re.compile(r"^[0-9a-f]{32}$")
+# Long enough for a message the broker would deliver to have arrived.
+SETTLE = 0.3
+
+
+def credentials(app: Application) -> tuple[str, str]:
+    """Return the application's MQTT username and password."""
+    return app.username, app.api_key
 
 
 def raw_connect(broker: Broker, username: str, password: str) -> bytes:
@@ -186,6 +207,102 @@ def test_application_may_publish_only_downlink_requests(
     assert not [topic for topic, _ in app_watcher.messages if topic.endswith("/push")]
 
 
+def test_key_without_read_right_subscribes_but_receives_nothing(
+    broker: Broker, network: Network, mqtt_watcher
+):
+    write_only = Application(
+        "write-only-app", rights=frozenset({RIGHT_APPLICATION_TRAFFIC_DOWN_WRITE})
+    )
+    broker.replace_application(write_only)
+    broker.restart()
+    assert network.wait_connected()
+
+    # mqtt.go `Subscribe` checks the topic only: granted, except another app's.
+    result = paho_session(
+        broker,
+        write_only.username,
+        write_only.api_key,
+        subscribe=[f"v3/{write_only.uid}/#", "v3/test-app@ttn/#"],
+    )
+    assert result["connack"] == "Success"
+    assert result["suback"] == [0x00, 0x80]
+
+    reader = mqtt_watcher(f"v3/{write_only.uid}/#", *credentials(write_only))
+    everything = mqtt_watcher(f"v3/{write_only.uid}/#")
+    network.publish_raw(f"v3/{write_only.uid}/devices/dev-1/up", "{}")
+    everything.wait_for_sync("/dev-1/up")
+    time.sleep(SETTLE)
+    assert reader.messages == []
+
+    # Writing is still allowed.
+    push(reader, write_only, "dev-1", downlink("written"))
+    everything.wait_for_sync("/dev-1/down/push")
+
+
+def test_key_without_write_right_has_its_requests_dropped(
+    broker: Broker, network: Network, ttn_app: Application, app_watcher: MqttWatcher
+):
+    read_only = dataclasses.replace(
+        ttn_app, rights=frozenset({RIGHT_APPLICATION_TRAFFIC_READ})
+    )
+    broker.replace_application(read_only)
+    broker.restart()
+    assert network.wait_connected()
+    app_watcher.wait_subscribed()
+
+    # Acknowledged (publishing.go `HandlePublish`), then dropped (`Deliver`).
+    request = {"downlinks": [downlink("dropped")]}
+    info = app_watcher.client.publish(
+        f"v3/{ttn_app.uid}/devices/door-01/down/push", json.dumps(request), qos=1
+    )
+    info.wait_for_publish(5)
+    assert info.is_published()
+    time.sleep(SETTLE)
+    assert network.downlinks == []
+
+    # Reading is still allowed.
+    uplink = network.uplink("door-01")
+    assert app_watcher.wait_for_sync("/door-01/up")[1] == uplink
+    assert not [topic for topic, _ in app_watcher.messages if "/down/" in topic]
+
+
+def test_key_without_any_right_is_refused_with_connack_5(broker: Broker):
+    no_rights = Application("no-rights-app", rights=frozenset())
+    # Any right on the application lets the key in (rights.RequireApplication).
+    info_only = Application("info-app", rights=frozenset({"RIGHT_APPLICATION_INFO"}))
+    broker.replace_application(no_rights)
+    broker.replace_application(info_only)
+    broker.restart()
+
+    assert (
+        raw_connect(broker, no_rights.username, no_rights.api_key)
+        == CONNACK_NOT_AUTHORISED
+    )
+    assert raw_connect(broker, info_only.username, info_only.api_key) == (
+        CONNACK_ACCEPTED
+    )
+    result = paho_session(
+        broker, *credentials(info_only), subscribe=[f"v3/{info_only.uid}/#"]
+    )
+    assert result["suback"] == [0x00]
+
+
+def test_refused_connections_get_connack_5_until_accepted_again(
+    broker: Broker, network: Network, ttn_app: Application
+):
+    broker.refuse_connections(ttn_app)
+
+    assert raw_connect(broker, *credentials(ttn_app)) == CONNACK_NOT_AUTHORISED
+    # Only that application: the network server still gets in.
+    assert network.wait_connected()
+    wait_for(lambda: broker.count_refused() == 1)
+
+    broker.refuse_connections(ttn_app, False)
+
+    assert raw_connect(broker, *credentials(ttn_app)) == CONNACK_ACCEPTED
+    assert network.wait_connected()
+
+
 def test_tls_listener_is_signed_by_the_generated_ca(
     broker: Broker, ttn_app: Application
 ):
@@ -210,7 +327,7 @@ def test_tls_listener_is_signed_by_the_generated_ca(
         system_trust_only.wrap_socket(sock, server_hostname="127.0.0.1")
 
 
-def test_restart_keeps_ports_and_credentials(
+def test_restart_keeps_ports_andcredentials(
     broker: Broker, network: Network, ttn_app: Application, app_watcher: MqttWatcher
 ):
     ports = (broker.port, broker.tls_port)
@@ -356,6 +473,77 @@ def test_seed_makes_readings_repeatable_and_they_vary(
     assert len({(fix["latitude"], fix["longitude"]) for fix in tracker}) == 3
 
 
+def test_normalized_uplinks_go_to_up_normalized_first(
+    broker: Broker, ttn_app: Application, app_watcher: MqttWatcher, mqtt_watcher
+):
+    uplinks_only = mqtt_watcher(f"v3/{ttn_app.uid}/devices/+/up")
+    normalized_only = mqtt_watcher(f"v3/{ttn_app.uid}/devices/+/up/normalized")
+    with Network(broker, ttn_app, seed=3, normalized=True) as network:
+        uplink = network.uplink("th-sensor-01")
+        door = network.uplink("door-01")
+
+    decoded = uplink["uplink_message"]["decoded_payload"]
+    measurement = {
+        "air": {
+            "temperature": decoded["temperature"],
+            "relativeHumidity": decoded["humidity"],
+        }
+    }
+    assert uplink["uplink_message"]["normalized_payload"] == [measurement]
+    assert "normalized_payload" not in door["uplink_message"]
+
+    topic, normalized = normalized_only.wait_for_sync()
+    assert topic == f"v3/{ttn_app.uid}/devices/th-sensor-01/up/normalized"
+    assert normalized["end_device_ids"] == uplink["end_device_ids"]
+    assert normalized["correlation_ids"] == uplink["correlation_ids"]
+    assert normalized["received_at"] == uplink["received_at"]
+    fields = normalized["uplink_normalized"]
+    assert fields["normalized_payload"] == measurement
+    assert list(fields) == [
+        "session_key_id",
+        "f_port",
+        "f_cnt",
+        "frm_payload",
+        "normalized_payload",
+        "rx_metadata",
+        "settings",
+        "received_at",
+        "consumed_airtime",
+        "version_ids",
+        "network_ids",
+    ]
+    assert fields["f_cnt"] == uplink["uplink_message"]["f_cnt"]
+
+    # A filter gets only what it matches; `#` gets both, normalized first.
+    assert [uplinks_only.wait_for_sync()[1] for _ in range(2)] == [uplink, door]
+    prefix = f"v3/{ttn_app.uid}/devices/"
+    assert [topic.removeprefix(prefix) for topic, _ in app_watcher.messages] == [
+        "th-sensor-01/up/normalized",
+        "th-sensor-01/up",
+        "door-01/up",
+    ]
+    assert len(normalized_only.messages) == 1
+
+
+def test_service_data_is_published_on_its_own_topic(
+    network: Network, ttn_app: Application, app_watcher: MqttWatcher, mqtt_watcher
+):
+    uplinks_only = mqtt_watcher(f"v3/{ttn_app.uid}/devices/+/up")
+    sent = network.service_data("gps-tracker-01", {"battery": 87})
+
+    topic, received = app_watcher.wait_for_sync()
+    assert topic == f"v3/{ttn_app.uid}/devices/gps-tracker-01/service/data"
+    assert received == sent
+    assert received["service_data"] == {
+        "service": "lora-cloud-device-management-v1",
+        "data": {"battery": 87},
+    }
+    assert NANOS.match(received["received_at"])
+    network.uplink("gps-tracker-01")
+    uplinks_only.wait_for_sync()
+    assert len(uplinks_only.messages) == 1
+
+
 # Downlinks
 
 
@@ -407,7 +595,61 @@ def test_nack_device_answers_nack(
 
     _, body = app_watcher.wait_for_sync(event("nacked", "nack"))
     assert body["downlink_nack"]["correlation_ids"][0] == "nacked"
-    assert events_of(app_watcher, "nacked") == ["queued", "sent", "nack"]
+    assert body["downlink_nack"]["confirmed_retry"] == {"attempt": 1}
+    assert events_of(app_watcher, "nacked")[:3] == ["queued", "sent", "nack"]
+
+
+def test_nacked_downlink_is_retried_then_dropped(
+    broker: Broker, app_watcher: MqttWatcher, ttn_app: Application
+):
+    with Network(broker, ttn_app, confirmed_retry_attempts=2) as network:
+        network.devices["door-01"].downlink_behaviour = "nack"
+        push(app_watcher, ttn_app, "door-01", downlink("retried", confirmed=True))
+
+        sent, nacks = [], []
+        for _ in range(3):
+            sent.append(app_watcher.wait_for_sync(event("retried", "sent"))[1])
+            nacks.append(app_watcher.wait_for_sync(event("retried", "nack"))[1])
+        wait_for(lambda: network.queue("door-01") == [])
+        time.sleep(SETTLE)
+
+    # Each nack counts the transmissions nacked so far; the third exceeds the two
+    # retries allowed, and the downlink is dropped without down/failed.
+    assert [n["downlink_nack"]["confirmed_retry"] for n in nacks] == [
+        {"attempt": 1},
+        {"attempt": 2},
+        {"attempt": 3},
+    ]
+    assert events_of(app_watcher, "retried") == ["queued"] + ["sent", "nack"] * 3
+    # A retry goes out with the attempt that was nacked, under a new frame counter.
+    assert "confirmed_retry" not in sent[0]["downlink_sent"]
+    assert [s["downlink_sent"].get("confirmed_retry") for s in sent[1:]] == [
+        {"attempt": 1},
+        {"attempt": 2},
+    ]
+    f_cnts = [s["downlink_sent"]["f_cnt"] for s in sent]
+    assert f_cnts == [f_cnts[0], f_cnts[0] + 1, f_cnts[0] + 2]
+    assert [n["downlink_nack"]["f_cnt"] for n in nacks] == f_cnts
+
+
+def test_downlink_max_attempts_overrides_the_default(
+    network: Network, app_watcher: MqttWatcher, ttn_app: Application
+):
+    network.devices["door-01"].downlink_behaviour = "nack"
+    request = downlink("once", confirmed=True, confirmed_retry={"max_attempts": 1})
+    push(app_watcher, ttn_app, "door-01", request)
+
+    _, queued = app_watcher.wait_for_sync(event("once", "queued"))
+    assert queued["downlink_queued"]["confirmed_retry"] == {"max_attempts": 1}
+    nacks = [app_watcher.wait_for_sync(event("once", "nack"))[1] for _ in range(2)]
+    wait_for(lambda: network.queue("door-01") == [])
+    time.sleep(SETTLE)
+
+    assert [n["downlink_nack"]["confirmed_retry"] for n in nacks] == [
+        {"attempt": 1, "max_attempts": 1},
+        {"attempt": 2, "max_attempts": 1},
+    ]
+    assert events_of(app_watcher, "once") == ["queued"] + ["sent", "nack"] * 2
 
 
 def test_too_long_downlink_fails(
@@ -428,9 +670,17 @@ def test_too_long_downlink_fails(
     _, failed = app_watcher.wait_for_sync(event("too-long", "failed"))
     app_watcher.wait_for_sync(event("fits", "sent"))
     report = failed["downlink_failed"]
-    assert report["error"]["name"] == "application_downlink_too_long"
-    assert report["error"]["namespace"] == "pkg/networkserver"
-    assert report["error"]["code"] == 3
+    error = report.pop("error")
+    assert ERROR_CORRELATION_ID.match(error.pop("correlation_id"))
+    assert error == {
+        "namespace": "pkg/networkserver",
+        "name": "application_downlink_too_long",
+        "message_format": (
+            "application downlink payload length `{length}` exceeds maximum '{max}'"
+        ),
+        "attributes": {"length": 52, "max": 51},
+        "code": 3,
+    }
     assert report["downlink"]["frm_payload"] == too_long
     assert report["downlink"]["correlation_ids"][0] == "too-long"
     assert events_of(app_watcher, "too-long") == ["queued", "failed"]
@@ -443,7 +693,29 @@ def test_failing_device_reports_failed(
     push(app_watcher, ttn_app, "raw-01", downlink("doomed", confirmed=True))
 
     _, failed = app_watcher.wait_for_sync(event("doomed", "failed"))
-    assert failed["downlink_failed"]["error"]["name"] == "conflict"
+    error = failed["downlink_failed"]["error"]
+    assert list(error) == [
+        "namespace",
+        "name",
+        "message_format",
+        "correlation_id",
+        "cause",
+        "code",
+    ]
+    assert (error["namespace"], error["name"], error["code"]) == (
+        "pkg/gatewayserver",
+        "schedule",
+        10,
+    )
+    assert error["message_format"] == "failed to schedule"
+    cause = error["cause"]
+    assert (cause["namespace"], cause["name"], cause["code"]) == (
+        "pkg/gatewayserver/scheduling",
+        "too_late",
+        9,
+    )
+    assert "{delta}" in cause["message_format"]
+    assert set(cause["attributes"]) == {"delta"}
     assert events_of(app_watcher, "doomed") == ["queued", "failed"]
 
 
@@ -459,13 +731,33 @@ def test_decoded_payload_goes_through_the_simulated_encoder(
     assert queued["decoded_payload"] == {"on": True}
 
 
+def test_both_payloads_send_frm_payload(
+    network: Network, app_watcher: MqttWatcher, ttn_app: Application
+):
+    request = downlink("both", decoded_payload={"on": True})
+    push(app_watcher, ttn_app, "th-sensor-01", request)
+
+    _, body = app_watcher.wait_for_sync(event("both", "sent"))
+    assert body["downlink_sent"]["frm_payload"] == "vu8="
+
+
 def test_invalid_requests_publish_nothing(
     network: Network, app_watcher: MqttWatcher, ttn_app: Application
 ):
     topic = f"v3/{ttn_app.uid}/devices/door-01/down/push"
     app_watcher.publish(topic, "not json")
-    push(app_watcher, ttn_app, "door-01", downlink("port-zero", f_port=0))
-    push(app_watcher, ttn_app, "door-01", downlink("too-big", frm_payload="AAAA" * 86))
+    invalid = [
+        downlink("port-224", f_port=224),
+        downlink("port-256", f_port=256),
+        downlink("priority", priority="URGENT"),
+        downlink("x" * 101),
+        downlink("retries", confirmed_retry={"max_attempts": 0}),
+        {"f_port": 3, "correlation_ids": ["no-payload"]},
+    ]
+    for request in invalid:
+        push(app_watcher, ttn_app, "door-01", request)
+    # One bad downlink refuses the whole request.
+    push(app_watcher, ttn_app, "door-01", downlink("fine"), downlink("bad", f_port=224))
     push(app_watcher, ttn_app, "no-such-device", downlink("unknown"))
     push(app_watcher, ttn_app, "door-01", downlink("valid"))
 
@@ -473,12 +765,69 @@ def test_invalid_requests_publish_nothing(
     assert [topic for topic, _ in app_watcher.messages] == [
         f"v3/{ttn_app.uid}/devices/door-01/down/queued"
     ]
-    assert [device_id for device_id, _ in network.rejected] == [
-        "door-01",
-        "door-01",
-        "door-01",
-        "no-such-device",
+    assert [reason for _, reason in network.rejected] == [
+        "payload is not JSON",
+        "invalid f_port 224",
+        "invalid f_port 256",
+        "invalid priority 'URGENT'",
+        "correlation_ids is not a list of short strings",
+        "confirmed_retry.max_attempts 0 out of range",
+        "no_payload",
+        "invalid f_port 224",
+        "unknown device",
     ]
+
+
+def test_f_port_0_fails_every_downlink_of_the_request(
+    network: Network, app_watcher: MqttWatcher, ttn_app: Application
+):
+    push(
+        app_watcher,
+        ttn_app,
+        "door-01",
+        downlink("with-port"),
+        downlink("port-0", f_port=0),
+    )
+
+    failed = [app_watcher.wait_for_sync("/down/failed")[1] for _ in range(2)]
+    for body, correlation_id in zip(failed, ("with-port", "port-0"), strict=True):
+        report = body["downlink_failed"]
+        assert report["downlink"]["correlation_ids"][0] == correlation_id
+        assert report["downlink"]["correlation_ids"][1].startswith("as:downlink:")
+        assert "f_cnt" not in report["downlink"]
+        error = report["error"]
+        assert (error["namespace"], error["name"], error["code"]) == (
+            "pkg/applicationserver",
+            "no_f_port",
+            3,
+        )
+    assert network.queue("door-01") == []
+    assert not [t for t, _ in app_watcher.messages if t.endswith("/down/queued")]
+
+
+def test_empty_and_long_payloads_are_queued(
+    network: Network, app_watcher: MqttWatcher, ttn_app: Application
+):
+    # door-01 sends at DR3: 115 bytes at most; the API itself sets no maximum.
+    too_big = base64.b64encode(bytes(300)).decode()
+    push(
+        app_watcher,
+        ttn_app,
+        "door-01",
+        downlink("empty", frm_payload=""),
+        downlink("too-big", frm_payload=too_big),
+    )
+
+    _, queued = app_watcher.wait_for_sync(event("empty", "queued"))
+    assert "frm_payload" not in queued["downlink_queued"]
+    assert "priority" not in queued["downlink_queued"]  # LOWEST, the zero value
+    app_watcher.wait_for_sync(event("empty", "sent"))
+    _, failed = app_watcher.wait_for_sync(event("too-big", "failed"))
+    assert failed["downlink_failed"]["error"]["attributes"] == {
+        "length": 300,
+        "max": 115,
+    }
+    assert events_of(app_watcher, "too-big") == ["queued", "failed"]
 
 
 def test_replace_with_empty_list_clears_a_held_queue(
@@ -516,6 +865,116 @@ def test_replace_swaps_the_queue(
 
         assert [d["correlation_ids"][0] for d in network.queue("door-01")] == ["new"]
         assert [mode for _, mode, _ in network.downlinks] == ["push", "replace"]
+
+
+# The Storage Integration
+
+
+@pytest.fixture
+async def storage(
+    socket_enabled: None, ttn_app: Application
+) -> AsyncIterator[StorageServer]:
+    """A local Storage Integration holding five uplinks, a minute apart."""
+    server = StorageServer(ttn_app.app_id, ttn_app.api_key)
+    for minute in (3, 1, 4, 0, 2):
+        server.store(
+            {
+                "end_device_ids": {"device_id": f"dev-{minute}"},
+                "received_at": f"2024-07-06T09:0{minute}:00Z",
+                "uplink_message": {"f_port": 1},
+            }
+        )
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def fetch(
+    storage: StorageServer, event_stream: bool = True, **query: str
+) -> tuple[int, dict[str, str], bytes]:
+    """Ask the storage as the integration does; return status, headers and body."""
+    headers = {"Authorization": f"Bearer {storage.api_key}"}
+    if event_stream:
+        headers["Accept"] = "text/event-stream"
+    url = storage.url + PATH.format(app_id=storage.app_id)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(url, params=query, headers=headers) as response,
+    ):
+        return response.status, dict(response.headers), await response.read()
+
+
+def device_ids(body: bytes, delimiter: bytes = b"\n\n") -> list[str]:
+    """Return the device ids of the records in a body, checking the delimiter."""
+    assert body.endswith(delimiter)
+    records = body[: -len(delimiter)].split(delimiter)
+    return [orjson.loads(r)["result"]["end_device_ids"]["device_id"] for r in records]
+
+
+async def test_storage_separates_event_stream_records_by_a_blank_line(
+    storage: StorageServer,
+):
+    status, headers, body = await fetch(storage)
+    assert status == 200
+    assert headers["Content-Type"] == "text/event-stream"
+    assert device_ids(body) == ["dev-3", "dev-1", "dev-4", "dev-0", "dev-2"]
+
+    _, headers, body = await fetch(storage, event_stream=False)
+    assert headers["Content-Type"] == "application/json"
+    assert device_ids(body, b"\n") == ["dev-3", "dev-1", "dev-4", "dev-0", "dev-2"]
+    assert storage.answered == 2
+
+
+async def test_storage_pages_with_limit_after_and_order(storage: StorageServer):
+    _, _, first = await fetch(storage, order="received_at", limit="2")
+    assert device_ids(first) == ["dev-0", "dev-1"]
+    _, _, second = await fetch(
+        storage, order="received_at", limit="2", after="2024-07-06T09:01:00Z"
+    )
+    assert device_ids(second) == ["dev-2", "dev-3"]
+    _, _, newest = await fetch(storage, order="-received_at", limit="1")
+    assert device_ids(newest) == ["dev-4"]
+    assert storage.requests[1] == {
+        "order": "received_at",
+        "limit": "2",
+        "after": "2024-07-06T09:01:00Z",
+    }
+
+
+async def test_storage_stream_can_break_after_some_records(storage: StorageServer):
+    storage.error_after = 2
+
+    status, _, body = await fetch(storage, order="received_at")
+
+    assert status == 200
+    *records, error = body.removesuffix(b"\n\n").split(b"\n\n")
+    assert [orjson.loads(r)["result"]["received_at"][14:16] for r in records] == [
+        "00",
+        "01",
+    ]
+    assert orjson.loads(error) == {
+        "error": {"code": 14, "message": "storage unavailable", "details": []}
+    }
+    assert storage.answered == 0
+
+
+async def test_storage_rate_limits_some_requests(storage: StorageServer):
+    storage.rate_limited = 2
+    storage.rate_limit_retry = 7
+
+    for _ in range(2):
+        status, headers, body = await fetch(storage)
+        assert status == 429
+        assert headers["X-Rate-Limit-Retry"] == "7"
+        assert "Retry-After" not in headers
+        assert orjson.loads(body) == {
+            "code": 8,
+            "message": "rate limit exceeded",
+            "details": [],
+        }
+    status, _, _ = await fetch(storage)
+    assert status == 200
+    assert len(storage.requests) == 3
 
 
 # The command

@@ -81,6 +81,7 @@ def _downlink_error_reasons() -> set[str]:
 # written in the code, and where its values come from.
 COMPUTED: dict[str, Callable[[], set[str]]] = {
     "result.value": _failed_connects,
+    "ConnectResult.MISSING_RIGHTS.value": lambda: {"missing_rights"},
     "err.reason": _downlink_error_reasons,
     "payload_format.value": _payload_formats,
 }

@@ -23,6 +23,8 @@ from typing import Self
 from .certs import generate_tls_material
 from .security import (
     NETWORK_ROLE,
+    RIGHT_APPLICATION_TRAFFIC_DOWN_WRITE,
+    RIGHT_APPLICATION_TRAFFIC_READ,
     application_role,
     dynsec_client,
     dynsec_config,
@@ -51,13 +53,20 @@ def generate_api_key() -> str:
 
 @dataclass(frozen=True)
 class Application:
-    """A TTN application and the API key that may read its traffic and push downlinks."""
+    """A TTN application and its API key, by default one that reads and pushes downlinks.
+
+    `rights`: the key's rights on the application. Without RIGHT_APPLICATION_TRAFFIC_READ
+    its subscriptions are granted but nothing arrives; without
+    RIGHT_APPLICATION_TRAFFIC_DOWN_WRITE its downlink requests are dropped (see
+    `security.application_role`); a key without any right is refused at CONNECT.
+    """
 
     app_id: str
     tenant: str = "ttn"
     api_key: str = field(default_factory=generate_api_key, repr=False)
-    # False: a key without "Read application traffic", whose subscriptions are refused.
-    can_read: bool = True
+    rights: frozenset[str] = frozenset(
+        {RIGHT_APPLICATION_TRAFFIC_READ, RIGHT_APPLICATION_TRAFFIC_DOWN_WRITE}
+    )
 
     def __post_init__(self) -> None:
         """Refuse ids TTN would refuse: they end up in topics and ACLs."""
@@ -80,8 +89,9 @@ class Application:
 class Broker:
     """A mosquitto on loopback with TTN's credentials, rights, TLS and buffering.
 
-    Each application user may subscribe to and receive only `v3/<uid>/#` and publish
-    only downlink pushes and replaces; a wrong key gets CONNACK 5. A superuser
+    Each application user may subscribe only under `v3/<uid>/`, receives its traffic
+    and may publish only downlink pushes and replaces, as far as its key's rights go;
+    a wrong key gets CONNACK 5. A superuser
     (`network_username`) stands in for the network server. Logs, configuration and
     certificates live in `workdir`; a temporary one is removed by `stop()`.
 
@@ -115,6 +125,8 @@ class Broker:
         self._tls = generate_tls_material()
         self._process: subprocess.Popen[bytes] | None = None
         self._archived_log = ""
+        # Applications whose every CONNECT is refused (see refuse_connections).
+        self._refused: set[str] = set()
 
     @property
     def ca_file(self) -> Path:
@@ -136,9 +148,29 @@ class Broker:
         """Whether mosquitto is running."""
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def applications(self) -> list[Application]:
+        """The applications the broker knows, with their current keys."""
+        return list(self._applications.values())
+
     def replace_application(self, application: Application) -> None:
         """Add or replace an application (e.g. a new API key); applies at the next (re)start."""
         self._applications[application.app_id] = application
+
+    def refuse_connections(self, application: Application, refuse: bool = True) -> None:
+        """Refuse every CONNECT of the application with CONNACK 5, valid key or not.
+
+        What TTS answers while its Identity Server cannot be reached to fetch the key's
+        rights: mystique connect.go turns any error of that step into "not authorized".
+        `refuse=False` accepts the application again. A running broker restarts to
+        apply it, so every client (the simulated network too) loses its connection.
+        """
+        if refuse:
+            self._refused.add(application.app_id)
+        else:
+            self._refused.discard(application.app_id)
+        if self.is_running:
+            self.restart()
 
     def start(self) -> None:
         """Write the configuration, start mosquitto and wait until it listens."""
@@ -197,7 +229,10 @@ class Broker:
         )
 
     def count_refused(self) -> int:
-        """How many CONNECTs were refused for bad credentials (mosquitto logs no username)."""
+        """How many CONNECTs got CONNACK 5 (mosquitto logs no username).
+
+        Bad credentials, a key without rights and a refused application alike.
+        """
         return self.log_text().count("disconnected, not authorised.")
 
     def __enter__(self) -> Self:
@@ -237,8 +272,18 @@ class Broker:
         ]
         roles = [network_role()]
         for app in self._applications.values():
-            role = application_role(app.uid, can_read=app.can_read)
-            clients.append(dynsec_client(app.username, app.api_key, role["rolename"]))
+            role = application_role(
+                app.uid,
+                can_read=RIGHT_APPLICATION_TRAFFIC_READ in app.rights,
+                can_write=RIGHT_APPLICATION_TRAFFIC_DOWN_WRITE in app.rights,
+            )
+            # mqtt.go `Connect`: rights.RequireApplication wants at least one right.
+            disabled = not app.rights or app.app_id in self._refused
+            clients.append(
+                dynsec_client(
+                    app.username, app.api_key, role["rolename"], disabled=disabled
+                )
+            )
             roles.append(role)
         security_file = self.workdir / "dynamic-security.json"
         security_file.write_text(json.dumps(dynsec_config(clients, roles), indent=1))

@@ -1,4 +1,4 @@
-"""JSON bodies The Things Stack publishes: uplinks, joins and downlink events.
+"""JSON bodies The Things Stack publishes: uplinks, joins, downlink events and others.
 
 Like the real server (protobuf's JSON mapping) zero, false and empty values are left
 out: an f_cnt of 0, an SNR of 0, an unconfirmed downlink's `confirmed`.
@@ -87,8 +87,12 @@ def uplink_message(
     gateways: tuple[Gateway, ...],
     now_ns: int,
     simulated: bool = False,
+    normalized: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Return an `ApplicationUp` carrying an uplink received just now (`now_ns`)."""
+    """Return an `ApplicationUp` carrying an uplink received just now (`now_ns`).
+
+    `normalized`: the measurements of the device's normalized payload, if it has one.
+    """
     # Real messages age as they travel: gateway, network server, application server.
     heard_ns = now_ns - rng.randint(180, 260) * 1_000_000
     frequency_index = rng.randrange(len(EU868_FREQUENCIES))
@@ -109,6 +113,8 @@ def uplink_message(
     _put(message, "frm_payload", base64.b64encode(frm_payload).decode())
     if decoded_payload is not None:
         message["decoded_payload"] = decoded_payload
+    if normalized:
+        message["normalized_payload"] = normalized
     message["rx_metadata"] = rx_metadata
     message["settings"] = {
         "data_rate": {"lora": lora},
@@ -135,6 +141,58 @@ def uplink_message(
     if simulated:
         body["simulated"] = True
     return body
+
+
+def normalized_payload(decoded: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Return what a device repository normalizer makes of a decoded payload.
+
+    One measurement in TTN's normalized payload schema: `air.temperature` (°C) and
+    `air.relativeHumidity` (%), from a formatter's `temperature` and `humidity`.
+    """
+    air = {}
+    if decoded and "temperature" in decoded:
+        air["temperature"] = decoded["temperature"]
+    if decoded and "humidity" in decoded:
+        air["relativeHumidity"] = decoded["humidity"]
+    return [{"air": air}] if air else []
+
+
+# ApplicationUplinkNormalized: the uplink's fields around the one measurement.
+_NORMALIZED_BEFORE = ("session_key_id", "f_port", "f_cnt", "frm_payload")
+_NORMALIZED_AFTER = (
+    "rx_metadata",
+    "settings",
+    "received_at",
+    "consumed_airtime",
+    "locations",
+    "version_ids",
+    "network_ids",
+)
+
+
+def uplink_normalized_messages(uplink: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the `up/normalized` messages of an uplink: one per measurement.
+
+    As lorawan-stack applicationserver.go `publishNormalizedUplink` builds them.
+    """
+    fields = uplink["uplink_message"]
+    messages = []
+    for measurement in fields.get("normalized_payload", []):
+        normalized = {key: fields[key] for key in _NORMALIZED_BEFORE if key in fields}
+        normalized["normalized_payload"] = measurement
+        normalized.update(
+            {key: fields[key] for key in _NORMALIZED_AFTER if key in fields}
+        )
+        message = {
+            "end_device_ids": uplink["end_device_ids"],
+            "correlation_ids": list(uplink["correlation_ids"]),
+            "received_at": uplink["received_at"],
+            "uplink_normalized": normalized,
+        }
+        if uplink.get("simulated"):
+            message["simulated"] = True
+        messages.append(message)
+    return messages
 
 
 def join_message(
@@ -167,6 +225,24 @@ def location_solved_message(
         "correlation_ids": [f"as:up:{new_ulid()}"],
         "received_at": rfc3339(now_ns),
         "location_solved": {"service": service, "location": location},
+    }
+
+
+def service_data_message(
+    app: Application,
+    device: SimDevice,
+    session: DeviceSession,
+    *,
+    service: str,
+    data: dict[str, Any],
+    now_ns: int,
+) -> dict[str, Any]:
+    """Return the message published on `/service/data`: an application package's output."""
+    return {
+        "end_device_ids": end_device_ids(app, device, session),
+        "correlation_ids": [f"as:up:{new_ulid()}"],
+        "received_at": rfc3339(now_ns),
+        "service_data": {"service": service, "data": data},
     }
 
 

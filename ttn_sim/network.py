@@ -2,13 +2,22 @@
 
 Downlink queue model (kept simple on purpose): each device has one queue. A push
 appends, a replace swaps the whole queue; every accepted downlink is announced on
-`down/queued`. Sending takes the head of the queue: `down/sent` (then `down/ack`, or
-`down/nack` for a "nack" device, when confirmed) or `down/failed`. With
-`auto_send=True` (the default, convenient for tests and the demo) the queue drains
-one downlink every `send_delay` seconds. With `auto_send=False` the network behaves
-like a LoRaWAN class A device: one downlink goes out after each uplink of that
-device, so a test can hold downlinks back until it sends an uplink. Nacked downlinks
-are not retried, and a join keeps the queue (the real server re-encrypts it).
+`down/queued` (what is refused, see `downlinks`). Sending takes the head of the
+queue: `down/sent` (then `down/ack`, or `down/nack` for a "nack" device, when
+confirmed) or `down/failed`. With `auto_send=True` (the default, convenient for tests
+and the demo) the queue drains one downlink every `send_delay` seconds. With
+`auto_send=False` the network behaves like a LoRaWAN class A device: one downlink
+goes out after each uplink of that device, so a test can hold downlinks back until
+it sends an uplink. A join keeps the queue (the real server re-encrypts it).
+
+A nacked downlink is retried as the Application Server does (applicationserver.go
+`handleDownlinkNack`, PR #6060): the nack carries `confirmed_retry.attempt`, the
+count of transmissions nacked so far (1 for the first), and while that count is at
+most the downlink's `confirmed_retry.max_attempts` (else `confirmed_retry_attempts`,
+TTS's `as.downlinks.confirmation.default-retry-attempts`, 8) the downlink goes to the
+end of the queue again with that attempt and a new f_cnt, without `down/queued`.
+The nack whose attempt exceeds the maximum is the last: the downlink is dropped,
+with no `down/failed`.
 """
 
 from __future__ import annotations
@@ -29,7 +38,13 @@ import paho.mqtt.client as mqtt
 from .broker import Application, Broker
 from .client import Subscriber
 from .devices import SimDevice, default_devices
-from .downlinks import DownlinkRejected, parse_request, transmission_error
+from .downlinks import (
+    DownlinkRejected,
+    number,
+    parse_request,
+    queue_error,
+    transmission_error,
+)
 from .messages import (
     DEFAULT_GATEWAYS,
     DeviceSession,
@@ -38,7 +53,10 @@ from .messages import (
     join_message,
     location_solved_message,
     new_session,
+    normalized_payload,
+    service_data_message,
     uplink_message,
+    uplink_normalized_messages,
 )
 from .scheduler import Scheduler
 
@@ -74,13 +92,24 @@ class Network:
         send_delay: float = 0.05,
         seed: int | None = None,
         gateways: Sequence[Gateway] = DEFAULT_GATEWAYS,
+        confirmed_retry_attempts: int = 8,
+        normalized: bool = True,
     ) -> None:
-        """Prepare the network; `start()` connects it."""
+        """Prepare the network; `start()` connects it.
+
+        `confirmed_retry_attempts`: how often a nacked downlink is sent again, unless
+        it says otherwise (see the module's docstring). `normalized`: uplinks whose
+        decoded payload has a temperature or humidity carry a normalized payload too,
+        published first on `up/normalized`, one message per measurement, as for a
+        device with a device repository normalizer; False leaves all that out.
+        """
         self.broker = broker
         self.application = application
         self.devices: dict[str, SimDevice] = {}
         self.auto_send = auto_send
         self.send_delay = send_delay
+        self.confirmed_retry_attempts = confirmed_retry_attempts
+        self.normalized = normalized
         self.downlinks: list[tuple[str, str, dict[str, Any]]] = []
         self.rejected: list[tuple[str, str]] = []
         self._gateways = tuple(gateways)
@@ -160,17 +189,19 @@ class Network:
         device = self._device(device_id)
         with self._lock:
             frm_payload, generated = device.payload()
+            decoded = generated if decoded_payload is GENERATE else decoded_payload
             session = self._sessions[device_id]
             message = uplink_message(
                 self.application,
                 device,
                 session,
                 frm_payload,
-                generated if decoded_payload is GENERATE else decoded_payload,
+                decoded,
                 rng=self._rng,
                 gateways=self._gateways,
                 now_ns=time.time_ns(),
                 simulated=simulated,
+                normalized=normalized_payload(decoded) if self.normalized else None,
             )
             session.f_cnt += 1
         fields = message["uplink_message"]
@@ -191,12 +222,18 @@ class Network:
     ) -> dict[str, Any]:
         """Build and publish the device's next uplink on `.../up`; return the message.
 
+        Its `up/normalized` messages, if any, go first: the Application Server
+        publishes them while it handles the uplink (applicationserver.go `handleUplink`).
         Without `auto_send`, this uplink opens the device's receive window: the head
         of its downlink queue is sent next.
         """
         message = self.build_uplink(
             device_id, decoded_payload, simulated=simulated, **overrides
         )
+        for normalized in uplink_normalized_messages(message):
+            self.publish_raw(
+                self._topic(device_id, "up/normalized"), json.dumps(normalized)
+            )
         self.publish_raw(self._topic(device_id, "up"), json.dumps(message))
         if not self.auto_send:
             with self._lock:
@@ -236,6 +273,30 @@ class Network:
                 now_ns=time.time_ns(),
             )
         self.publish_raw(self._topic(device_id, "location/solved"), json.dumps(message))
+        return message
+
+    def service_data(
+        self,
+        device_id: str,
+        data: dict[str, Any],
+        *,
+        service: str = "lora-cloud-device-management-v1",
+    ) -> dict[str, Any]:
+        """Publish an application package's output for a device on `service/data`.
+
+        `data`: what the package reports. Return the message.
+        """
+        device = self._device(device_id)
+        with self._lock:
+            message = service_data_message(
+                self.application,
+                device,
+                self._sessions[device_id],
+                service=service,
+                data=data,
+                now_ns=time.time_ns(),
+            )
+        self.publish_raw(self._topic(device_id, "service/data"), json.dumps(message))
         return message
 
     def publish_raw(self, topic: str, payload: bytes | str) -> None:
@@ -322,10 +383,17 @@ class Network:
                 self._reject(device_id, "unknown device")
                 return
             try:
-                queued = parse_request(body, self._sessions[device_id])
+                downlinks = parse_request(body)
             except DownlinkRejected as err:
                 self._reject(device_id, str(err))
                 return
+            if (error := queue_error(downlinks)) is not None:
+                # registerDropDownlinks: the queue is left as it was.
+                for downlink in downlinks:
+                    failed = {"downlink": downlink, "error": error}
+                    self._publish_event(device_id, "downlink_failed", failed)
+                return
+            queued = number(downlinks, self._sessions[device_id])
             if mode == "replace":
                 self._queues[device_id] = []
             self._queues[device_id].extend(queued)
@@ -355,18 +423,42 @@ class Network:
             else:
                 self._publish_event(device_id, "downlink_sent", downlink)
                 if downlink.get("confirmed"):
-                    outcome = (
-                        "downlink_nack"
-                        if device.downlink_behaviour == "nack"
-                        else "downlink_ack"
+                    answer = (
+                        self._nack if device.downlink_behaviour == "nack" else self._ack
                     )
                     self._scheduler.call_later(
-                        self.send_delay,
-                        self._publish_event,
-                        device_id,
-                        outcome,
-                        downlink,
+                        self.send_delay, answer, device_id, downlink
                     )
+            if self.auto_send:
+                self._schedule_transmission(device_id)
+
+    def _ack(self, device_id: str, downlink: dict[str, Any]) -> None:
+        self._publish_event(device_id, "downlink_ack", downlink)
+
+    def _nack(self, device_id: str, downlink: dict[str, Any]) -> None:
+        """Count the nacked attempt, queue the downlink again if it may, forward the nack.
+
+        applicationserver.go `handleDownlinkNack` pushes the downlink again before the
+        nack goes upstream; the push announces nothing on `down/queued`.
+        """
+        with self._lock:
+            previous = downlink.get("confirmed_retry", {})
+            retry = {"attempt": previous.get("attempt", 0) + 1}
+            if "max_attempts" in previous:
+                retry["max_attempts"] = previous["max_attempts"]
+            nacked = {**downlink, "confirmed_retry": retry}
+            max_attempts = retry.get("max_attempts", self.confirmed_retry_attempts)
+            if retry["attempt"] <= max_attempts:
+                session = self._sessions[device_id]
+                session.last_downlink_f_cnt += 1
+                self._queues[device_id].append(
+                    {
+                        **nacked,
+                        "session_key_id": session.session_key_id,
+                        "f_cnt": session.last_downlink_f_cnt,
+                    }
+                )
+            self._publish_event(device_id, "downlink_nack", nacked)
             if self.auto_send:
                 self._schedule_transmission(device_id)
 

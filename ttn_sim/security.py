@@ -17,9 +17,18 @@ _ITERATIONS = 101
 
 NETWORK_ROLE = "network-server"
 
+# The API key rights the MQTT server looks at (lorawan-stack mqtt.go `Connect`).
+RIGHT_APPLICATION_TRAFFIC_READ = "RIGHT_APPLICATION_TRAFFIC_READ"
+RIGHT_APPLICATION_TRAFFIC_DOWN_WRITE = "RIGHT_APPLICATION_TRAFFIC_DOWN_WRITE"
 
-def dynsec_client(username: str, password: str, role: str) -> dict[str, Any]:
-    """Return a plugin client entry with the password hashed the way the plugin checks it."""
+
+def dynsec_client(
+    username: str, password: str, role: str, *, disabled: bool = False
+) -> dict[str, Any]:
+    """Return a plugin client entry with the password hashed the way the plugin checks it.
+
+    A disabled client is refused at CONNECT with CONNACK 5, whatever its password.
+    """
     salt = os.urandom(_SALT_BYTES)
     digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, _ITERATIONS)
     return {
@@ -28,30 +37,33 @@ def dynsec_client(username: str, password: str, role: str) -> dict[str, Any]:
         "salt": base64.b64encode(salt).decode(),
         "iterations": _ITERATIONS,
         "roles": [{"rolename": role}],
+        "disabled": disabled,
     }
 
 
-def application_role(uid: str, *, can_read: bool = True) -> dict[str, Any]:
-    """Rights of an API key with "read traffic" and "write downlinks" on one application.
+def application_role(uid: str, *, can_read: bool, can_write: bool) -> dict[str, Any]:
+    """Rights of an API key on one application: TTS filters, it does not refuse.
 
-    TTS never publishes on `down/push` or `down/replace`, so a client subscribed to
-    `v3/<uid>/#` must not get its own requests back: those are denied first. Without
-    `can_read` the key may only push downlinks: every subscription is refused.
+    Every filter under `v3/<uid>/` is granted whatever the key's rights, since the
+    server checks only the topic's shape (lorawan-stack mqtt.go `Subscribe`). Without
+    `can_read` ("Read application traffic") nothing is delivered (mystique
+    publishing.go `Publish`: `CanRead`); without `can_write` ("Write downlink
+    application traffic") a push or replace is dropped, still acknowledged
+    (publishing.go `Deliver`: `CanWrite`). TTS never publishes on `down/push` or
+    `down/replace`, so a client subscribed to `v3/<uid>/#` does not get its own
+    requests back: those are never delivered.
     """
     requests = [f"v3/{uid}/devices/+/down/push", f"v3/{uid}/devices/+/down/replace"]
-    reading = [
+    acls = [
         _acl("subscribePattern", f"v3/{uid}/#"),
         _acl("unsubscribePattern", f"v3/{uid}/#"),
-        _acl("publishClientReceive", f"v3/{uid}/#"),
+        *(_acl("publishClientReceive", topic, allow=False) for topic in requests),
     ]
-    return {
-        "rolename": f"application:{uid}",
-        "acls": [
-            *(_acl("publishClientReceive", topic, allow=False) for topic in requests),
-            *(reading if can_read else []),
-            *(_acl("publishClientSend", topic) for topic in requests),
-        ],
-    }
+    if can_read:
+        acls.append(_acl("publishClientReceive", f"v3/{uid}/#"))
+    if can_write:
+        acls.extend(_acl("publishClientSend", topic) for topic in requests)
+    return {"rolename": f"application:{uid}", "acls": acls}
 
 
 def network_role() -> dict[str, Any]:

@@ -226,20 +226,19 @@ class TtnCoordinator:
             pass
         if result is not ConnectResult.CONNECTED:
             await self.hass.async_add_executor_job(self.session.stop)
-            if result is ConnectResult.MISSING_RIGHTS or (
-                result is ConnectResult.INVALID_AUTH
-                and refuses_key(await self._async_check_key(), self.settings.app_id)
+            if result is ConnectResult.INVALID_AUTH and not refuses_key(
+                await self._async_check_key(), self.settings.app_id
             ):
-                raise ConfigEntryAuthFailed(
-                    translation_domain=DOMAIN, translation_key=result.value
-                )
-            if result is ConnectResult.INVALID_AUTH:
                 # CONNACK 5 for a key the Identity Server knows, or could not tell
                 # about: the server failed otherwise; setup is tried again.
                 raise ConfigEntryNotReady(
                     translation_domain=DOMAIN,
                     translation_key="refused_by_server",
                     translation_placeholders={"host": self.settings.host},
+                )
+            if result in (ConnectResult.INVALID_AUTH, ConnectResult.MISSING_RIGHTS):
+                raise ConfigEntryAuthFailed(
+                    translation_domain=DOMAIN, translation_key=result.value
                 )
             raise ConfigEntryNotReady(
                 translation_domain=DOMAIN,
