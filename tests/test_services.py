@@ -395,7 +395,8 @@ async def test_a_forged_device_identifier_is_refused(
         hass,
         network,
         "invalid_end_device",
-        f"{forged.id} does not name a valid end device ID of The Things Stack, so "
+        f"{forged.name or forged.id} does not name a valid end device ID of The "
+        "Things Stack, so "
         "no downlink can be sent to it: its registry entry was changed outside this "
         "integration",
         device_id=forged.id,
