@@ -25,6 +25,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
+from custom_components.ttn_mqtt.backfill import StorageCatchUp
 from custom_components.ttn_mqtt.const import (
     CONF_API_KEY,
     CONF_CA_PEM,
@@ -35,7 +36,11 @@ from custom_components.ttn_mqtt.const import (
     LINK_GRACE,
 )
 from custom_components.ttn_mqtt.coordinator import TtnCoordinator
-from custom_components.ttn_mqtt.protocol.session import READ_CHUNK, _BufferedClient
+from custom_components.ttn_mqtt.protocol.session import (
+    READ_CHUNK,
+    SessionState,
+    _BufferedClient,
+)
 from custom_components.ttn_mqtt.protocol.topics import subscription_topics
 from custom_components.ttn_mqtt.sensor import TtnFieldSensor
 from ttn_sim.broker import generate_api_key
@@ -596,3 +601,41 @@ async def test_a_device_of_an_unloaded_entry_is_not_deleted(
         "The Things Network application test-app is not loaded"
     )
     assert dr.async_get(hass).async_get(device_id) is not None
+
+
+async def test_a_reconnect_racing_the_unload_starts_nothing(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    network,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A connection reported while the entry unloads starts no catch-up or timer.
+
+    Home Assistant cancels an entry's tasks once, when it starts unloading: a catch-up
+    started after that outlived its entry, a rare "lingering task" error of the suite.
+    """
+    hass.config_entries.async_update_entry(config_entry, options={})
+    monkeypatch.setattr(StorageCatchUp, "base_url", "http://127.0.0.1:9")
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    coordinator = config_entry.runtime_data
+    stop = coordinator.session.stop
+
+    def stop_then_reconnected(*args: Any) -> None:
+        stop(*args)
+        # What the session thread may have handed over just before it ended.
+        coordinator._hand_over(SessionState.DISCONNECTED)
+        coordinator._hand_over(SessionState.CONNECTED)
+        coordinator._hand_over(
+            (
+                f"v3/{coordinator.uid}/devices/door-01/up",
+                orjson.dumps(network.build_uplink("door-01")),
+            )
+        )
+
+    monkeypatch.setattr(coordinator.session, "stop", stop_then_reconnected)
+    first_catch_up = coordinator.catch_up._task
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
+    # The uplink read before the stop was applied and saved, nothing started after.
+    assert coordinator.counters.uplinks == 1
+    assert coordinator.catch_up._task is first_catch_up
+    assert first_catch_up is None or first_catch_up.done()

@@ -29,6 +29,7 @@ from ttn_sim import (
     Broker,
     Network,
     SimDevice,
+    broker as broker_module,
     generate_api_key,
 )
 from ttn_sim.broker import API_KEY_PATTERN
@@ -1062,3 +1063,34 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_a_port_taken_before_mosquitto_binds_it_is_chosen_again(
+    socket_enabled: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kernel's free port is free only when asked: another process may take it.
+
+    The rare "1 error" of the suite: a broker fixture failed with "Address already in
+    use" (two ports chosen alike, or one taken meanwhile). Here a port is held by
+    someone else when mosquitto starts; the broker chooses again and starts.
+    """
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        choices = iter([[port, port + 1 if port < 65535 else port - 1]])
+        real = broker_module._free_ports
+        monkeypatch.setattr(
+            broker_module,
+            "_free_ports",
+            lambda count: next(choices, None) or real(count),
+        )
+        with Broker([Application("port-app")]) as broker:
+            assert broker.is_running
+            assert broker.port != port
+
+
+def test_free_ports_are_all_different(socket_enabled: None) -> None:
+    for _ in range(50):
+        ports = broker_module._free_ports(2)
+        assert len(set(ports)) == 2

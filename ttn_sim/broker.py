@@ -34,6 +34,7 @@ from .security import (
 _ID_PATTERN = re.compile(r"^[a-z0-9](?:-?[a-z0-9]){2,}$")
 API_KEY_PATTERN = re.compile(r"^NNSXS\.[A-Z2-7]{39}\.[A-Z2-7]{52}$")
 _BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_START_ATTEMPTS = 3
 _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 5.0
 
@@ -115,8 +116,12 @@ class Broker:
         self._applications = {app.app_id: app for app in applications}
         self._owns_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="ttn-sim-"))
-        self.port = port or _free_port()
-        self.tls_port = tls_port or _free_port()
+        # Ports the broker chose may be chosen again if another process takes one.
+        self._ports_chosen = port is None and tls_port is None
+        chosen = _free_ports(2)
+        self.port = port or chosen[0]
+        self.tls_port = tls_port or chosen[1]
+        self._started = False
         self.max_queued_messages = max_queued_messages
         self.verbose_log = verbose_log
         # "/" cannot appear in a TTN id, so this name never clashes with an application.
@@ -173,9 +178,29 @@ class Broker:
             self.restart()
 
     def start(self) -> None:
-        """Write the configuration, start mosquitto and wait until it listens."""
+        """Write the configuration, start mosquitto and wait until it listens.
+
+        A port taken by another process between choosing it and binding it (the
+        kernel's choice is free only at that moment) is no failure: a broker that
+        never ran chooses new ports, a restart waits for its own.
+        """
         if self.is_running:
             return
+        for attempt in range(_START_ATTEMPTS):
+            try:
+                self._start_once()
+            except _PortTaken:
+                if attempt + 1 == _START_ATTEMPTS:
+                    raise
+                if self._ports_chosen and not self._started:
+                    self.port, self.tls_port = _free_ports(2)
+                else:
+                    time.sleep(0.2)
+            else:
+                self._started = True
+                return
+
+    def _start_once(self) -> None:
         self._write_files()
         log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         with (self.workdir / "mosquitto.stderr").open("ab") as stderr:
@@ -341,7 +366,10 @@ class Broker:
                         return
             time.sleep(0.01)
         self._terminate()
-        raise RuntimeError(f"mosquitto did not start:\n{self._log_tail()}")
+        tail = self._log_tail()
+        if "Address already in use" in tail:
+            raise _PortTaken(f"mosquitto could not bind its ports:\n{tail}")
+        raise RuntimeError(f"mosquitto did not start:\n{tail}")
 
     def _log_tail(self, lines: int = 30) -> str:
         stderr_file = self.workdir / "mosquitto.stderr"
@@ -349,11 +377,24 @@ class Broker:
         return "\n".join((self.log_text() + stderr).splitlines()[-lines:])
 
 
-def _free_port() -> int:
-    """Return a loopback port that is free now (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+class _PortTaken(RuntimeError):
+    """Mosquitto could not bind a port: another process has it."""
+
+
+def _free_ports(count: int) -> list[int]:
+    """Return loopback ports free now (the kernel picks them), all different.
+
+    The sockets are held together while the kernel picks: one closed before the next
+    is bound may be given out again.
+    """
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def _mosquitto_binary() -> str:

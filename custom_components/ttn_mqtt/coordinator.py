@@ -183,6 +183,8 @@ class TtnCoordinator:
         self._lost = False
         # True once the first connection succeeded and setup went on.
         self._running = False
+        # True from the start of async_stop: nothing new is started.
+        self._stopping = False
         self._stale_after: timedelta | None = None
         self.application_device_id: str | None = None
         self.ledger = UplinkLedger()
@@ -268,8 +270,15 @@ class TtnCoordinator:
             )
 
     async def async_stop(self) -> None:
-        """Disconnect, leaving no thread or timer behind, and save what is known."""
+        """Disconnect, leaving no thread, task or timer behind, and save what is known."""
+        # A reconnect that races the stop starts no catch-up: the entry's tasks are
+        # being cancelled, once.
+        self._stopping = True
         await self.hass.async_add_executor_job(self.session.stop)
+        # What the session handed over before it stopped is applied now, not by a
+        # later callback after the final save.
+        while self._inbox:
+            self._drain()
         if self._cancel_grace:
             self._cancel_grace()
             self._cancel_grace = None
@@ -280,6 +289,7 @@ class TtnCoordinator:
         await self._store.async_save()
 
     async def _async_handle_hass_stop(self, event: Event) -> None:
+        self._stopping = True
         await self.hass.async_add_executor_job(self.session.stop)
 
     # Listeners: entities and platforms subscribe here.
@@ -589,7 +599,12 @@ class TtnCoordinator:
         if state is SessionState.STOPPED:
             # Unloading or shutting down: no warning, no grace timer.
             return
-        if state is SessionState.REFUSED and self._running and not self._refused:
+        if (
+            state is SessionState.REFUSED
+            and self._running
+            and not self._stopping
+            and not self._refused
+        ):
             self._refused = True
             self.entry.async_create_background_task(
                 self.hass,
@@ -607,7 +622,8 @@ class TtnCoordinator:
                 _LOGGER.info("Reconnected to %s", self.settings.host)
             # The first connection too: uplinks sent while Home Assistant was stopped.
             try:
-                self.catch_up.async_start()
+                if not self._stopping:
+                    self.catch_up.async_start()
             except Exception:
                 # A defect of ours (or of what a message left in the ledger) must
                 # not keep the link state from being told.
