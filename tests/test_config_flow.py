@@ -378,6 +378,29 @@ async def test_tls_against_an_untrusted_certificate_cannot_connect(
 # A self-hosted stack's own CA, in the connection details.
 
 
+async def test_the_section_opens_where_it_matters(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    broker: Broker,
+    ttn_app: Application,
+) -> None:
+    """Collapsed when the defaults fit; open for an entry that does not use them, or
+    when one of its fields has an error."""
+    result = await config_entry.start_reconfigure_flow(hass)
+    # The test entry uses plain MQTT on the broker's port.
+    assert (
+        result["data_schema"].schema[SECTION_CONNECTION].options["collapsed"] is False
+    )
+
+    result = await start_user_flow(hass)
+    values = user_input(broker, ttn_app, **{CONF_USE_TLS: True, CONF_CA_PEM: "my CA"})
+    result = await configure(hass, result, values)
+    assert result["errors"] == {SECTION_CONNECTION: "invalid_ca"}
+    assert (
+        result["data_schema"].schema[SECTION_CONNECTION].options["collapsed"] is False
+    )
+
+
 async def test_ca_field_waits_in_the_connection_section(
     hass: HomeAssistant, config_entry: MockConfigEntry
 ) -> None:

@@ -97,7 +97,7 @@ SECTION_CONNECTION = "connection"
 SECTION_FIELDS = (CONF_PORT, CONF_USE_TLS, CONF_CA_PEM)
 
 
-def _connection_fields() -> dict[vol.Marker, Any]:
+def _connection_fields(collapsed: bool = True) -> dict[vol.Marker, Any]:
     """Return where to connect, shared by the user and reconfigure steps.
 
     A new schema for every form: Home Assistant writes a form's suggested values into
@@ -132,15 +132,15 @@ def _connection_fields() -> dict[vol.Marker, Any]:
                     vol.Optional(CONF_CA_PEM): _PEM_SELECTOR,
                 }
             ),
-            {"collapsed": True},
+            {"collapsed": collapsed},
         ),
     }
 
 
-def _user_schema() -> vol.Schema:
+def _user_schema(collapsed: bool = True) -> vol.Schema:
     return vol.Schema(
         {
-            **_connection_fields(),
+            **_connection_fields(collapsed),
             vol.Required(CONF_APP_ID): _TEXT_SELECTOR,
             vol.Optional(CONF_APP_EUI): _TEXT_SELECTOR,
             vol.Required(CONF_API_KEY): _API_KEY_SELECTOR,
@@ -148,11 +148,11 @@ def _user_schema() -> vol.Schema:
     )
 
 
-def _reconfigure_schema() -> vol.Schema:
+def _reconfigure_schema(collapsed: bool = True) -> vol.Schema:
     # The stored key is never sent to the browser: left empty, the field keeps it.
     return vol.Schema(
         {
-            **_connection_fields(),
+            **_connection_fields(collapsed),
             vol.Optional(CONF_API_KEY): _API_KEY_SELECTOR,
         }
     )
@@ -304,7 +304,11 @@ class TtnConfigFlow(ConfigFlow, domain=DOMAIN):
                 errors["base"] = error
         return self.async_show_form(
             step_id="user",
-            data_schema=self.add_suggested_values_to_schema(_user_schema(), user_input),
+            data_schema=self.add_suggested_values_to_schema(
+                # Open where an error is shown for its fields.
+                _user_schema(collapsed=SECTION_CONNECTION not in errors),
+                user_input,
+            ),
             errors=errors,
             description_placeholders=self._placeholders,
         )
@@ -377,7 +381,12 @@ class TtnConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
-                _reconfigure_schema(), suggested
+                # Open when the entry does not use the defaults, or shows an error.
+                _reconfigure_schema(
+                    collapsed=SECTION_CONNECTION not in errors
+                    and _uses_default_connection(entry.data)
+                ),
+                suggested,
             ),
             errors=errors,
             description_placeholders=self._placeholders,
@@ -453,6 +462,15 @@ class TtnConfigFlow(ConfigFlow, domain=DOMAIN):
         return await IdentityServer.async_check_key(
             self.hass, data[CONF_HOST], data[CONF_API_KEY], data.get(CONF_CA_PEM)
         )
+
+
+def _uses_default_connection(data: Mapping[str, Any]) -> bool:
+    """Return whether an entry connects as most do: port 8883, TLS, no CA of its own."""
+    return (
+        data[CONF_PORT] == DEFAULT_PORT
+        and data[CONF_USE_TLS]
+        and not data.get(CONF_CA_PEM)
+    )
 
 
 def _connection_placeholders(data: Mapping[str, Any]) -> dict[str, str]:
