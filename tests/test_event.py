@@ -12,7 +12,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
-from custom_components.ttn_mqtt.const import EVENT_DOWNLINK
+from custom_components.ttn_mqtt import logbook
+from custom_components.ttn_mqtt.const import DOMAIN, EVENT_DOWNLINK
 from custom_components.ttn_mqtt.protocol import downlink as downlink_module
 
 from .common import async_wait_for
@@ -272,3 +273,31 @@ async def test_a_failure_keeps_its_cause(
         lambda: record.shown and record.shown[-1]["event_type"] == "failed"
     )
     assert record.shown[-1]["error_cause_name"] == "too_late"
+
+
+async def test_the_logbook_says_what_became_of_a_downlink(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network, recorder
+) -> None:
+    """A failed report reads with its reason and cause, not "Detected an event"."""
+    described: dict[tuple[str, str], Any] = {}
+    logbook.async_describe_events(
+        hass,
+        lambda domain, event_type, describe: described.update(
+            {(domain, event_type): describe}
+        ),
+    )
+    describe = described[(DOMAIN, EVENT_DOWNLINK)]
+    network.devices["raw-01"].downlink_behaviour = "fail"
+    device_id = await end_device(hass, network, "raw-01")
+    record = recorder("event.raw_01_downlink")
+    await send_downlink(hass, device_id=device_id, f_port=9, payload="01")
+    await async_wait_for(lambda: "failed" in record.statuses())
+
+    events = [describe(Event(EVENT_DOWNLINK, data)) for data in record.events]
+    failed = events[-1]
+    assert failed["name"] == "raw-01"
+    assert failed["message"] == (
+        "downlink on port 9 failed: failed to schedule (cause: too late to "
+        "transmission scheduled time (delta is `87.512ms`))"
+    )
+    assert events[0]["message"] == "downlink on port 9 queued"

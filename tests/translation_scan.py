@@ -477,6 +477,10 @@ class IntegrationScan:
             return []
         if _called_name(schema) == "add_suggested_values_to_schema":
             schema = schema.args[0]
+        if isinstance(schema, ast.Call) and schema.keywords:
+            # A schema built with options (a section collapsed or not) has the
+            # same fields as with its defaults.
+            schema = ast.Call(func=schema.func, args=schema.args, keywords=[])
         value = module.evaluate(schema)
         if not isinstance(value, vol.Schema):
             raise UnresolvedKey(f"{module.where(call)}: data_schema is not a Schema")
