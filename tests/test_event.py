@@ -37,6 +37,7 @@ class Recorder:
             async_track_state_change_event(hass, [entity_id], self._state_changed),
         ]
 
+    @callback  # On the loop, in order: not as an executor job, in a thread.
     def _state_changed(self, event: Event[EventStateChangedData]) -> None:
         if (state := event.data["new_state"]) and state.attributes.get("event_type"):
             self.shown.append(dict(state.attributes))
