@@ -428,7 +428,9 @@ async def test_event_loop_stall_loses_no_uplink(
     while time.monotonic() < busy_until:
         pass
     await sender
-    await async_wait_for(lambda: len(coordinator.devices) >= 300, timeout=10)
+    # 300 new devices, each registered with its entities, on a machine that may be
+    # shared: a bound for a slow machine, not a speed target (the benchmark has those).
+    await async_wait_for(lambda: len(coordinator.devices) >= 300, timeout=45)
     assert coordinator.counters.uplinks == 300
     assert coordinator.counters.malformed == 0
 
