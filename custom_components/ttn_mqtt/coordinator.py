@@ -519,12 +519,14 @@ class TtnCoordinator:
 
     def _merge_fields(self, device: TtnDevice, fields: dict[str, Any]) -> None:
         """Take an uplink's fields; past MAX_FIELDS, new ones are left out and said once."""
-        room = MAX_FIELDS - len(device.fields)
-        new = [key for key in fields if key not in device.fields]
-        if len(new) > room:
-            for key in new[max(room, 0) :]:
-                del fields[key]
-            self._report_too_many_fields(device)
+        # On the uplink path: the keys are only compared when the cap could be near.
+        if len(device.fields) + len(fields) > MAX_FIELDS:
+            room = MAX_FIELDS - len(device.fields)
+            new = [key for key in fields if key not in device.fields]
+            if len(new) > room:
+                for key in new[max(room, 0) :]:
+                    del fields[key]
+                self._report_too_many_fields(device)
         device.fields.update(fields)
 
     def _report_too_many_fields(self, device: TtnDevice) -> None:
