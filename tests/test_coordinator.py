@@ -118,12 +118,14 @@ async def test_the_session_reads_the_socket_in_large_pieces(
 async def test_version_ids_name_manufacturer_and_model(
     hass: HomeAssistant, init_integration: MockConfigEntry, network
 ) -> None:
-    """A device's make and model come from its uplink's version_ids."""
+    """A device's make and model come from its uplink's version_ids, as people write them."""
     sent = network.uplink(
         "th-sensor-01",
         version_ids={
             "brand_id": "dragino",
             "model_id": "lht65",
+            # What the console writes when the hardware version was not chosen.
+            "hardware_version": "_unknown_hw_version_",
             "firmware_version": "1.8",
         },
     )
@@ -131,11 +133,12 @@ async def test_version_ids_name_manufacturer_and_model(
     await async_wait_for(lambda: "th-sensor-01" in coordinator.devices)
     ha_device = registry_device(hass, coordinator.device_identifier("th-sensor-01"))
     assert sent["uplink_message"]["version_ids"]["brand_id"] == "dragino"
-    assert (ha_device.manufacturer, ha_device.model, ha_device.sw_version) == (
-        "dragino",
-        "lht65",
-        "1.8",
-    )
+    assert (
+        ha_device.manufacturer,
+        ha_device.model,
+        ha_device.hw_version,
+        ha_device.sw_version,
+    ) == ("Dragino", "LHT65", None, "1.8")
 
 
 async def test_make_and_model_follow_a_join(
@@ -152,7 +155,7 @@ async def test_make_and_model_follow_a_join(
         version_ids={"brand_id": "dragino", "model_id": "lht65"},
     )
     ha_device = registry_device(hass, coordinator.device_identifier("th-sensor-01"))
-    assert (ha_device.manufacturer, ha_device.model) == ("dragino", "lht65")
+    assert (ha_device.manufacturer, ha_device.model) == ("Dragino", "LHT65")
 
 
 async def test_a_time_without_its_zone_is_utc(

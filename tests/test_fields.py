@@ -116,18 +116,85 @@ def test_counters_are_total_increasing() -> None:
     ("key", "name"),
     [
         ("battery_voltage", "Battery voltage"),
-        ("TempC_SHT", "Temp C SHT"),
+        ("TempC_SHT", "Temperature SHT"),
         ("DOOR_OPEN_STATUS", "Door open status"),
         ("measureInterval", "Measure interval"),
         ("gps_34_altitude", "GPS 34 altitude"),
         ("pm2_5", "PM2.5"),
         ("co2", "CO2"),
-        ("Battery(%)", "Battery(%)"),
+        ("Battery(%)", "Battery"),
+        ("température_2", "Température 2"),
     ],
 )
 def test_readable_names(key: str, name: str) -> None:
     """Decoded fields are named after their key, made readable."""
     assert readable_name(key) == name
+
+
+# Field names of real decoders (tests/fixtures/decoders) and what a user sees of them.
+@pytest.mark.parametrize(
+    ("fixture", "key", "name", "device_class", "unit"),
+    [
+        ("dragino_lsn50v2", "TempC1", "Temperature 1", "temperature", "°C"),
+        ("dragino_lsn50v2", "TempC2", "Temperature 2", "temperature", "°C"),
+        ("dragino_lsn50v2", "TempC3", "Temperature 3", "temperature", "°C"),
+        ("dragino_lsn50v2", "TempC_SHT", "Temperature SHT", "temperature", "°C"),
+        ("dragino_lsn50v2", "Hum_SHT", "Humidity SHT", "humidity", "%"),
+        ("dragino_lsn50v2", "BatV", "Battery voltage", "voltage", "V"),
+        ("dragino_lht52", "TempC_DS", "Temperature DS", "temperature", "°C"),
+        ("dragino_lht65", "Bat_status", "Battery status", None, None),
+        ("fencyboy_v1_3_1", "BATTERYVOLTAGE", "Battery voltage", "voltage", "V"),
+        ("fencyboy_v1_3_1", "FENCEVOLTAGE", "Fence voltage", "voltage", "V"),
+        ("fencyboy_v1_3_1", "FENCEVOLTAGEMAX", "Fence voltage max", "voltage", "V"),
+        ("fencyboy_v1_3_1", "TEMPERATURE", "Temperature", "temperature", "°C"),
+        ("fencyboy_v1_3_1", "IMPULSES", "Impulses", None, None),
+        ("fencyboy_v1_3_1", "REMAINING_CAPACITY", "Remaining capacity", None, None),
+        ("dragino_lgt92", "BatV", "Battery voltage", "voltage", "V"),
+        ("milesight_am307", "co2", "CO2", "carbon_dioxide", "ppm"),
+        ("milesight_am307", "tvoc", "TVOC", "volatile_organic_compounds_parts", "ppb"),
+        ("cayenne_lpp", "gps_12_altitude", "GPS 12 altitude", "distance", "m"),
+    ],
+)
+def test_real_decoder_fields(
+    fixture: str, key: str, name: str, device_class: str | None, unit: str | None
+) -> None:
+    """A real decoder's field gets a name people write, its unit and its class."""
+    value = next(
+        fields[key]
+        for payload in load_decoder(fixture)["decoded_payloads"]
+        if key in (fields := flatten_payload(payload))
+    )
+    spec = sensor_spec(key, value)
+    assert (readable_name(key), spec.device_class, spec.unit) == (
+        name,
+        device_class,
+        unit,
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "name", "device_class", "unit"),
+    [
+        ("uptime_s", "Uptime", "duration", "s"),
+        ("hdop", "HDOP", None, None),
+        ("pm2_5", "PM2.5", "pm25", MICROGRAMS_PER_CUBIC_METER),
+        ("rssi", "RSSI", "signal_strength", "dBm"),
+        ("snr", "SNR", "signal_strength", "dB"),
+        ("voc", "VOC", "volatile_organic_compounds_parts", "ppb"),
+        ("bat_mv", "Battery voltage", "voltage", "mV"),
+        ("temp_f", "Temperature", "temperature", "°F"),
+    ],
+)
+def test_units_and_acronyms_in_names(
+    key: str, name: str, device_class: str | None, unit: str | None
+) -> None:
+    """A unit in a name is the entity's unit, not part of its name; acronyms stay capitals."""
+    spec = sensor_spec(key, 12)
+    assert (readable_name(key), spec.device_class, spec.unit) == (
+        name,
+        device_class,
+        unit,
+    )
 
 
 def test_flattening() -> None:

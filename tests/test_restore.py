@@ -62,7 +62,7 @@ async def test_restart_restores_every_state(
     assert "device_tracker.th_sensor_01_location" in before
     assert "device_tracker.gps_tracker_01_location" in before
     assert "binary_sensor.door_01_door_open" in before
-    assert "sensor.raw_01_temp_c_sht" in before
+    assert "sensor.raw_01_temperature_sht" in before
     assert len(before) > 25
 
     assert await hass.config_entries.async_unload(entry.entry_id)

@@ -168,7 +168,7 @@ async def test_nested_arrays_strings_and_null(
         None,
         None,
     )
-    assert shows(hass, "sensor.multi_01_uptime_s") == (
+    assert shows(hass, "sensor.multi_01_uptime") == (
         str(decoded["uptime_s"]),
         "s",
         "duration",
@@ -299,15 +299,36 @@ EXPECTED_DECODERS: dict[str, dict[str, tuple[str, str | None, str | None]]] = {
         "payload": ("0100B4220001692A51001202006A0000000022B1", None, None),
     },
     "dragino_lht65": {
-        "bat_v": ("3.062", "V", "voltage"),
-        "bat_status": ("3", None, None),
+        "battery_voltage": ("3.062", "V", "voltage"),
+        "battery_status": ("3", None, None),
         "ext_sensor": ("Temperature Sensor", None, None),
-        "hum_sht": ("88.6", "%", "humidity"),
-        "temp_c_ds": ("27.81", "°C", "temperature"),
-        "temp_c_sht": ("28.29", "°C", "temperature"),
+        "humidity_sht": ("88.6", "%", "humidity"),
+        "temperature_ds": ("27.81", "°C", "temperature"),
+        "temperature_sht": ("28.29", "°C", "temperature"),
+    },
+    "dragino_lht52": {
+        "humidity_sht": ("54.4", "%", "humidity"),
+        "temperature_sht": ("22.53", "°C", "temperature"),
+        # 327.67 is the decoder's "no probe": shown as sent.
+        "temperature_ds": ("327.67", "°C", "temperature"),
+    },
+    "dragino_lsn50v2": {
+        # The second uplink (mode 3DS18B20) brings three probes, numbered.
+        "temperature_1": ("25", "°C", "temperature"),
+        "temperature_2": ("24", "°C", "temperature"),
+        "temperature_3": ("26", "°C", "temperature"),
+        "battery_voltage": ("2.9", "V", "voltage"),
+        "work_mode": ("3DS18B20", None, None),
+    },
+    "fencyboy_v1_3_1": {
+        "fence_voltage": ("10860", "V", "voltage"),
+        "fence_voltage_max": ("11091", "V", "voltage"),
+        "battery_voltage": ("3.593", "V", "voltage"),
+        "temperature": ("34.03", "°C", "temperature"),
+        "impulses": ("473", None, None),
     },
     "dragino_lgt92": {
-        "bat_v": ("3.36", "V", "voltage"),
+        "battery_voltage": ("3.36", "V", "voltage"),
         "alarm_status": ("FALSE", None, None),
         "lon": ("ON", None, None),
         "md": ("Disable", None, None),

@@ -52,10 +52,15 @@ def _texts(strings: dict[str, Any], path: tuple[str, ...]) -> list[str]:
     return []
 
 
+def _icons() -> dict[str, Any]:
+    return json.loads((SOURCE / "icons.json").read_text())
+
+
 def _missing(strings: dict[str, Any], use: KeyUse) -> bool:
     node = _lookup(strings, use.path)
     if not node:
-        return True
+        # Field entities are named after their field: their key is for icons only.
+        return use.path[0] != "entity" or not _lookup(_icons(), use.path)
     if use.path[0] == "exceptions":
         return not isinstance(node, dict) or not node.get("message")
     if use.path[0] == "issues":
@@ -204,3 +209,14 @@ def test_scanner_refuses_keys_it_cannot_follow(tmp_path: Path) -> None:
             "class Base(Entity):\n    _attr_translation_key = 'base'\n",
             name="entity.py",
         )
+
+
+def test_every_entity_has_an_icon() -> None:
+    """Each entity translation key has its icon, and icons.json names no other key."""
+    used = {use.path for use in _uses() if use.path[0] == "entity"}
+    icons = {
+        ("entity", platform, key)
+        for platform, keys in _icons()["entity"].items()
+        for key in keys
+    }
+    assert used == icons

@@ -75,6 +75,8 @@ class TtnFieldBinarySensor(TtnDeviceEntity, BinarySensorEntity):
         self._attr_device_class = _hinted_class(
             device.sensor_attr.get(key)
         ) or binary_sensor_class(key)
+        if self._attr_device_class is None:
+            self._attr_translation_key = "flag"  # for its icons (icons.json)
 
     def _refresh(self, device: TtnDevice) -> Hashable:
         value = device.fields.get(self.field)

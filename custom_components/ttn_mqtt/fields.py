@@ -182,7 +182,9 @@ SENSOR_FIELDS: Mapping[str, SensorRule] = {
     **dict.fromkeys(("energy", "active_energy", "total_energy", "kwh"), _ENERGY),
     **dict.fromkeys(("power", "active_power"), _POWER),
     **dict.fromkeys(("current", "amps"), _CURRENT),
-    **dict.fromkeys(("count", "counter", "pulse", "pulses", "times"), COUNTER),
+    **dict.fromkeys(
+        ("count", "counter", "pulse", "pulses", "impulses", "times"), COUNTER
+    ),
     "rssi": _RSSI,
     "snr": _SNR,
     **dict.fromkeys(("moisture", "soil_moisture"), _MOISTURE),
@@ -269,6 +271,7 @@ NOISE_WORDS = frozenset(
         "avg",
         "average",
         "mean",
+        "std",
         "min",
         "max",
         "peak",
@@ -290,29 +293,55 @@ _POSITION_ROLES: Mapping[str, str] = {
 }
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_NOT_WORD = re.compile(r"[^a-z0-9]+")
-_NAME_SPLIT = re.compile(r"[\s_]+")
-_CAPITALIZED = re.compile(r"[A-Z][a-z]+")
-_PM25 = re.compile(r"pm2_5", re.IGNORECASE)
-_NAME_WORDS: Mapping[str, str] = {
-    "co2": "CO2",
-    "tvoc": "TVOC",
-    "voc": "VOC",
-    "pm1": "PM1",
-    "pm10": "PM10",
-    "pm25": "PM2.5",
-    "rssi": "RSSI",
-    "snr": "SNR",
-    "gps": "GPS",
-    "uv": "UV",
-    "ph": "pH",
-}
+# Words are letters and digits of any script; `_` and everything else separates them.
+_NOT_WORD = re.compile(r"[\W_]+")
+_PM25 = re.compile(r"pm2[._]5", re.IGNORECASE)
+# A unit with a channel number run together, as Dragino's `TempC1` (temp, c, 1).
+_UNIT_AND_CHANNEL = re.compile(r"(c|f|v|mv)(\d+)")
+# Quantities that decoders write run together with what they measure in upper case
+# (`BATTERYVOLTAGE`, `FENCEVOLTAGE`): such a word is cut before them.
+_TRAILING_QUANTITIES = (
+    "voltage",
+    "temperature",
+    "humidity",
+    "pressure",
+    "current",
+    "power",
+    "energy",
+    "level",
+    "status",
+)
+
+
+# What may follow such a quantity, run together too (`FENCEVOLTAGEMAX`).
+_TRAILING_QUALIFIERS = ("min", "max", "avg")
+
+
+def _cut(word: str) -> tuple[str, ...]:
+    """Cut a run-together word into the words it is made of, when it is one."""
+    if (unit := _UNIT_AND_CHANNEL.fullmatch(word)) is not None:
+        return unit.groups()
+    if word in SENSOR_FIELDS:
+        return (word,)
+    for quantity in _TRAILING_QUANTITIES:
+        if word.endswith(quantity) and len(word) - len(quantity) >= 3:
+            return (*_cut(word[: -len(quantity)]), quantity)
+    for qualifier in _TRAILING_QUALIFIERS:
+        if word.endswith(qualifier):
+            words = _cut(word[: -len(qualifier)])
+            if words[-1] in _TRAILING_QUANTITIES:
+                return (*words, qualifier)
+    return (word,)
 
 
 @lru_cache(maxsize=4096)
 def field_words(key: str) -> tuple[str, ...]:
-    """Cut a field name into lowercase words: `TempC_SHT` -> ("temp", "c", "sht")."""
-    return tuple(word for word in _NOT_WORD.split(_CAMEL.sub("_", key).lower()) if word)
+    """Cut a field name into lowercase words: `TempC_SHT` -> ("temp", "c", "sht").
+
+    `TempC1` -> ("temp", "c", "1") and `BATTERYVOLTAGE` -> ("battery", "voltage").
+    """
+    text = _PM25.sub("pm25", _CAMEL.sub("_", key)).lower()
+    return tuple(part for word in _NOT_WORD.split(text) if word for part in _cut(word))
 
 
 def _lookups(key: str) -> Iterator[str]:
@@ -423,14 +452,51 @@ def field_platform(key: str, value: Any) -> Platform | None:
     return Platform.SENSOR
 
 
+# Units that decoders add to a name (`uptime_s`, `BatV`, `TempC1`): the entity shows
+# its unit apart, so the name leaves them out (unless the name is only a unit).
+_UNIT_WORDS = frozenset(
+    (
+        "s", "sec", "ms", "c", "f", "v", "mv", "pct", "percent", "ppm", "ppb",
+        "hpa", "pa", "kpa", "m", "mm", "cm", "db", "dbm", "kwh", "wh", "w", "ma",
+        "lux", "lx",
+    )
+)  # fmt: skip
+# Words written otherwise in a name: abbreviations spelled out, acronyms in capitals.
+_NAME_WORDS: Mapping[str, str] = {
+    "temp": "temperature",
+    "tempc": "temperature",
+    "hum": "humidity",
+    "bat": "battery",
+    "batt": "battery",
+    "batv": "battery",
+    "vbat": "battery voltage",
+    "alt": "altitude",
+    "fw": "firmware",
+    "pm25": "PM2.5",
+    "ph": "pH",
+    **{
+        word: word.upper()
+        for word in (
+            "co2", "co", "tvoc", "voc", "pm1", "pm10", "nh3", "no2", "o3", "h2s",
+            "ch4", "iaq", "rssi", "snr", "sf", "gps", "hdop", "pdop", "vdop", "uv",
+            "rh", "ec", "id", "eui", "led", "adc", "pir", "sht", "ds", "vdd",
+        )
+    },
+}  # fmt: skip
+
+
+@lru_cache(maxsize=4096)
 def readable_name(key: str) -> str:
-    """Name a field after its key: `battery_voltage` -> "Battery voltage"."""
-    text = _PM25.sub("pm25", key.lower() if key.isupper() else key)
-    words = [
-        _NAME_WORDS.get(word.lower())
-        or (word.lower() if _CAPITALIZED.fullmatch(word) else word)
-        for word in _NAME_SPLIT.split(_CAMEL.sub(" ", text))
-        if word
-    ]
-    name = " ".join(words) or key
+    """Name a field after its key: `battery_voltage` -> "Battery voltage".
+
+    Units are left out (`uptime_s` -> "Uptime"), abbreviations spelled out and
+    acronyms in capitals (`TempC_SHT` -> "Temperature SHT", `hdop` -> "HDOP").
+    """
+    kept: list[str] = []
+    for word in field_words(key):
+        if not kept or word not in _UNIT_WORDS:
+            kept.append(_NAME_WORDS.get(word, word))
+        elif word in ("v", "mv") and kept[-1] == "battery":
+            kept.append("voltage")  # `BatV`: a battery's voltage, not its charge
+    name = " ".join(kept) or key
     return name[:1].upper() + name[1:]

@@ -112,6 +112,10 @@ UPLINK_SENSORS: tuple[TtnUplinkSensorDescription, ...] = (
     TtnUplinkSensorDescription(
         key="f_cnt",
         translation_key="f_cnt",
+        # It only grows, but for a rejoin: a total that starts again, as Home
+        # Assistant reads a lower value. With a state class, it stays out of the
+        # logbook, which would otherwise say every uplink's count.
+        state_class=SensorStateClass.TOTAL_INCREASING,
         # The server leaves a zero counter out, as after a join.
         value_fn=lambda device: (device.uplink.f_cnt or 0) if device.uplink else None,
     ),
@@ -226,11 +230,20 @@ class TtnFieldSensor(TtnDeviceEntity, SensorEntity):
         self._attr_name = readable_name(key)
         self._numeric = is_number(value)
         self._warned = False
-        if self._numeric:
-            spec = with_hint(sensor_spec(key, value), device.sensor_attr.get(key))
-            self._attr_device_class = spec.device_class
-            self._attr_native_unit_of_measurement = spec.unit
-            self._attr_state_class = spec.state_class
+        if not self._numeric:
+            self._attr_translation_key = "text"
+            return
+        spec = with_hint(sensor_spec(key, value), device.sensor_attr.get(key))
+        self._attr_device_class = spec.device_class
+        self._attr_native_unit_of_measurement = spec.unit
+        self._attr_state_class = spec.state_class
+        if spec.device_class is None:
+            # Its icon: a device class brings one, the rest get ours (icons.json).
+            self._attr_translation_key = (
+                "counter"
+                if spec.state_class is SensorStateClass.TOTAL_INCREASING
+                else "measurement"
+            )
 
     def _refresh(self, device: TtnDevice) -> Hashable:
         value = device.fields.get(self.field)
