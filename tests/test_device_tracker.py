@@ -34,9 +34,11 @@ async def test_tracker_moves_with_each_uplink(
     assert state.state == "not_home"
     assert state.attributes["source_type"] == "gps"
     assert state.attributes["altitude"] == fix["altitude"]
-    # hdop has no unit: an attribute, never taken as metres of accuracy.
+    # hdop has no unit: an attribute, and an estimate of the accuracy (not a
+    # perfect 0 m) when the payload has no accuracy of its own.
     assert state.attributes["hdop"] == fix["hdop"]
-    assert state.attributes[ATTR_GPS_ACCURACY] == 0
+    assert state.attributes[ATTR_GPS_ACCURACY] == round(fix["hdop"] * 5)
+    assert state.attributes[ATTR_GPS_ACCURACY] > 0
     entry = er.async_get(hass).async_get(TRACKER)
     assert entry.unique_id == "test-app@ttn/gps-tracker-01/location"
     assert entry.entity_category is None

@@ -9,9 +9,9 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, SupportsResponse
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.service import async_get_all_descriptions
-from homeassistant.util.yaml import parse_yaml
+from homeassistant.util.yaml import load_yaml_dict, parse_yaml
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -23,6 +23,7 @@ from custom_components.ttn_mqtt.coordinator import TtnCoordinator
 from custom_components.ttn_mqtt.protocol.downlink import Priority
 
 from .common import async_wait_for
+from .translation_scan import SOURCE
 from .uplinks import end_device, send_downlink
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -201,7 +202,7 @@ async def test_action_fields(
     assert fields["device_id"]["required"] is True
     # Home Assistant 2026.x fills the selector's other keys with their defaults.
     device_selector = fields["device_id"]["selector"]["device"]
-    assert device_selector["integration"] == DOMAIN
+    assert device_selector["filter"] == [{"integration": DOMAIN}]
     assert device_selector.get("multiple", False) is False
     assert fields["f_port"]["default"] == 1
     assert fields["f_port"]["selector"]["number"]["min"] == 1
@@ -434,8 +435,8 @@ async def test_application_device(
         hass,
         network,
         "not_end_device",
-        "test-app is a The Things Network application, not an end device: send "
-        "downlinks to one of its end devices",
+        "test-app is an application on The Things Network, not an end device: "
+        "choose one of its end devices",
         device_id=coordinator.application_device_id,
         payload="01",
     )
@@ -535,3 +536,32 @@ async def test_an_answered_downlink_gets_no_no_answer(
     await asyncio.sleep(1)
     assert "failed" not in [report.data["status"] for report in reports]
     assert not init_integration.runtime_data._unanswered
+
+
+async def test_device_picker_offers_end_devices_only(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network
+) -> None:
+    """The actions' device picker lists devices with a Downlink entity: end devices.
+
+    The frontend filters on the selector's `entity` filter; the application's own
+    device, which takes no downlink, has no entity that passes it.
+    """
+    services = load_yaml_dict(str(SOURCE / "services.yaml"))
+    entity_filters = {
+        str(services[name]["fields"]["device_id"]["selector"]["device"]["entity"])
+        for name in ("send_downlink", "clear_downlink_queue")
+    }
+    assert entity_filters == {str([{"integration": DOMAIN, "domain": "event"}])}
+
+    coordinator = init_integration.runtime_data
+    end_device_id = await end_device(hass, network, "door-01")
+    registry = er.async_get(hass)
+
+    def passes(device_id: str) -> bool:
+        return any(
+            entity.platform == DOMAIN and entity.domain == "event"
+            for entity in er.async_entries_for_device(registry, device_id)
+        )
+
+    await async_wait_for(lambda: passes(end_device_id))
+    assert not passes(coordinator.application_device_id)

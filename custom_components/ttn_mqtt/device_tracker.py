@@ -21,6 +21,10 @@ PARALLEL_UPDATES = 0
 
 TRACKER_KEY = "location"
 
+# A GPS module's horizontal accuracy is about its HDOP times the error of one range
+# to a satellite, some 5 m for the receivers of LoRaWAN trackers.
+HDOP_METRES = 5.0
+
 type Position = tuple[float, float, float | None, float | None, float | None]
 
 
@@ -66,8 +70,9 @@ class TtnDeviceTracker(TtnDeviceEntity, TrackerEntity, RestoreEntity):
     nested like Cayenne's `gps_1`), else from a location solver's latest result
     (`location/solved`, e.g. LoRa Cloud), else from the uplink's `locations`. Latitude 0 and
     longitude 0 together are what GPS modules send without a fix: the last position
-    stays. Accuracy is taken in metres from an `accuracy` field or location only; a
-    GPS `hdop` has no unit, so it is an attribute, not an accuracy.
+    stays. Accuracy is taken in metres from an `accuracy` field or location; a GPS
+    `hdop` (no unit) is an attribute, and gives an estimate when nothing else does.
+    With neither, the accuracy is Home Assistant's 0, which it reads as "not given".
     """
 
     _attr_translation_key = "location"
@@ -108,6 +113,8 @@ class TtnDeviceTracker(TtnDeviceEntity, TrackerEntity, RestoreEntity):
             latitude, longitude, altitude, accuracy, hdop = position
             self._attr_latitude = latitude
             self._attr_longitude = longitude
+            if accuracy is None and hdop is not None:
+                accuracy = hdop * HDOP_METRES
             self._attr_location_accuracy = round(accuracy) if accuracy else 0
             attributes: dict[str, Any] = {}
             if altitude is not None:
