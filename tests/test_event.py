@@ -299,6 +299,7 @@ async def test_the_logbook_says_what_became_of_a_downlink(
     events = [describe(Event(EVENT_DOWNLINK, data)) for data in record.events]
     failed = events[-1]
     assert failed["name"] == "raw-01"
+    assert failed["entity_id"] == "event.raw_01_downlink"
     assert failed["message"] == (
         "downlink on port 9 failed: failed to schedule (cause: too late to "
         "transmission scheduled time (delta is `87.512ms`))"

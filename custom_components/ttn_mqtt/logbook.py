@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 
 from .const import DOMAIN, EVENT_DOWNLINK
 
@@ -13,6 +14,7 @@ from .const import DOMAIN, EVENT_DOWNLINK
 # here: importing the logbook would make it a dependency to declare.
 LOGBOOK_ENTRY_NAME = "name"
 LOGBOOK_ENTRY_MESSAGE = "message"
+LOGBOOK_ENTRY_ENTITY_ID = "entity_id"
 
 # The report's status as the logbook's sentence says it.
 _STATUS_TEXT = {
@@ -34,10 +36,14 @@ def async_describe_events(
 
     @callback
     def describe_downlink(event: Event) -> dict[str, str]:
-        return {
+        described = {
             LOGBOOK_ENTRY_NAME: event.data.get("ttn_device_id") or "TTN",
             LOGBOOK_ENTRY_MESSAGE: downlink_message(event.data),
         }
+        # Shown with the device's Downlink entity, in its logbook and its device's.
+        if entity_id := _downlink_entity(hass, event.data.get("device_id")):
+            described[LOGBOOK_ENTRY_ENTITY_ID] = entity_id
+        return described
 
     async_describe_event(DOMAIN, EVENT_DOWNLINK, describe_downlink)
 
@@ -57,3 +63,12 @@ def downlink_message(data: dict[str, Any]) -> str:
         if cause := data.get("error_cause_message") or data.get("error_cause_name"):
             message += f" (cause: {cause})"
     return message
+
+
+def _downlink_entity(hass: HomeAssistant, device_id: Any) -> str | None:
+    if not isinstance(device_id, str):
+        return None
+    for entity in er.async_entries_for_device(er.async_get(hass), device_id):
+        if entity.platform == DOMAIN and entity.domain == "event":
+            return entity.entity_id
+    return None
