@@ -90,10 +90,35 @@ ensure_venv() {
     rm -rf "$VENV"
     make_venv "$python" "$VENV"
   fi
-  "$VENV"/bin/python -m pip install --quiet --upgrade pip
-  "$VENV"/bin/python -m pip install --quiet -r "$REQUIREMENTS"
+  echo "Installing Home Assistant and the test tools ($REQUIREMENTS)" >&2
+  venv_install -r "$REQUIREMENTS"
   rm -f "$VENV"/.demo-installed
   echo "$wanted" > "$stamp"
+}
+
+# Installs into $VENV with uv (from PyPI, into the venv itself: it installs Home
+# Assistant's few hundred packages in seconds where pip takes minutes), or with pip
+# where uv cannot be had. uv shows its progress; pip says nothing until done.
+venv_install() {
+  if [ ! -x "$VENV"/bin/uv ] && [ -z "${TTN_MQTT_NO_UV:-}" ]; then
+    "$VENV"/bin/python -m pip install --quiet --disable-pip-version-check uv \
+      || echo "uv could not be installed: pip installs instead (a few minutes)" >&2
+  fi
+  if [ -x "$VENV"/bin/uv ] && [ -z "${TTN_MQTT_NO_UV:-}" ]; then
+    "$VENV"/bin/uv pip install --python "$VENV"/bin/python "$@"
+  else
+    "$VENV"/bin/python -m pip install --quiet --disable-pip-version-check "$@"
+  fi
+}
+
+# Installs Debian packages ($@) with apt.
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  # Another apt run (an unattended upgrade) may hold the lock for a while: wait for it.
+  $sudo apt-get -o DPkg::Lock::Timeout=300 update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=300 \
+    install -y -qq "$@" >/dev/null
 }
 
 ensure_mosquitto() {
@@ -101,12 +126,17 @@ ensure_mosquitto() {
     return 0
   fi
   echo "Installing mosquitto from Debian" >&2
-  local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo=sudo
-  # Another apt run (an unattended upgrade) may hold the lock for a while: wait for it.
-  $sudo apt-get -o DPkg::Lock::Timeout=300 update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=300 \
-    install -y -qq mosquitto mosquitto-clients >/dev/null
+  apt_install mosquitto mosquitto-clients
+}
+
+# Home Assistant's camera code loads libturbojpeg at start and logs an error without
+# it (its container image has it): the demo must start with no error in its log.
+ensure_turbojpeg() {
+  if ldconfig -p 2>/dev/null | grep -q libturbojpeg; then
+    return 0
+  fi
+  echo "Installing libturbojpeg from Debian" >&2
+  apt_install libturbojpeg0
 }
 
 ensure_demo_packages() {
@@ -115,7 +145,7 @@ ensure_demo_packages() {
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
     return 0
   fi
-  echo "Installing Home Assistant's frontend for the demo" >&2
-  "$VENV"/bin/python -m pip install --quiet -r "$DEMO_REQUIREMENTS"
+  echo "Installing Home Assistant's frontend for the demo ($DEMO_REQUIREMENTS)" >&2
+  venv_install -r "$DEMO_REQUIREMENTS"
   echo "$wanted" > "$stamp"
 }

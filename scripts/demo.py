@@ -6,25 +6,30 @@ user and adds ttn_mqtt through its real config flow. Ctrl-C stops both. A second
 reuses .demo/: the same user, API key, ports and config entry.
 
 `--check` proves it works over Home Assistant's REST API and exits: simulated devices
-have entities with live values, and a confirmed downlink comes back acknowledged.
+have entities with live values, a confirmed downlink comes back acknowledged, and no
+config entry failed, nothing was logged as an error and no notification waits.
+Downlink reports are printed as they arrive.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 from collections.abc import Callable
-import contextlib
 import json
 import os
 from pathlib import Path
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 import urllib.error
 import urllib.parse
 import urllib.request
+
+import aiohttp  # Home Assistant's own HTTP library, in the same virtual environment
 
 ROOT = Path(__file__).resolve().parent.parent
 # scripts/demo --ha current keeps its own: a newer Home Assistant migrates what it reads.
@@ -32,6 +37,7 @@ DEMO = ROOT / os.environ.get("TTN_MQTT_DEMO_DIR", ".demo")
 CONFIG = DEMO / "config"
 STATE = DEMO / "demo.json"
 URL = "http://127.0.0.1:8123"
+WEBSOCKET_URL = "ws://127.0.0.1:8123/api/websocket"
 CLIENT_ID = f"{URL}/"
 USERNAME = "demo"
 PASSWORD = "demo-ttn-mqtt"
@@ -109,11 +115,35 @@ def wait_until(what: str, check: Callable[[], Any], timeout: float) -> Any:
 
 
 def home_assistant_answers() -> bool:
-    """Return whether Home Assistant's HTTP server answers (any status will do)."""
-    # 400 before onboarding, 401 before logging in: it answers.
-    with contextlib.suppress(urllib.error.HTTPError):
-        request("GET", "/api/")
+    """Return whether Home Assistant's HTTP server answers.
+
+    It asks for the frontend's manifest, which needs no login: a request to the API
+    without one would count as a failed login attempt and leave a notification.
+    """
+    request("GET", "/manifest.json")
     return True
+
+
+def skip_onboarding_extras() -> None:
+    """Mark every onboarding step but the user's as done, before the first start.
+
+    Finishing the core_config step sets up Google Translate, Met and Radio Browser,
+    whose packages `--skip-pip` leaves out: they would fail, with tracebacks.
+    """
+    onboarding = CONFIG / ".storage" / "onboarding"
+    if onboarding.exists():
+        return
+    onboarding.parent.mkdir(parents=True, exist_ok=True)
+    onboarding.write_text(
+        json.dumps(
+            {
+                "version": 4,
+                "minor_version": 1,
+                "key": "onboarding",
+                "data": {"done": ["core_config", "analytics", "integration"]},
+            }
+        )
+    )
 
 
 def load_state() -> dict[str, Any]:
@@ -156,6 +186,7 @@ def start_home_assistant() -> subprocess.Popen[bytes]:
     """Start Home Assistant with our custom_components on its path."""
     CONFIG.mkdir(parents=True, exist_ok=True)
     (CONFIG / "configuration.yaml").write_text(CONFIGURATION_YAML)
+    skip_onboarding_extras()
     link = CONFIG / "custom_components"
     if not link.is_symlink():
         link.symlink_to(ROOT / "custom_components")
@@ -334,6 +365,71 @@ def check(token: str) -> None:
     log("The downlink came back acknowledged")
 
 
+async def _websocket(token: str, *messages: dict[str, Any]) -> Any:
+    """Open Home Assistant's WebSocket API, log in and yield what comes back."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(WEBSOCKET_URL) as websocket,
+    ):
+        await websocket.receive_json()  # auth_required
+        await websocket.send_json({"type": "auth", "access_token": token})
+        if (await websocket.receive_json())["type"] != "auth_ok":
+            raise SystemExit("[demo] the WebSocket API refused the demo's token")
+        for number, message in enumerate(messages, 1):
+            await websocket.send_json({"id": number, **message})
+        async for answer in websocket:
+            yield answer.json()
+
+
+def websocket_command(token: str, message: dict[str, Any]) -> Any:
+    """Send one command over the WebSocket API and return its result."""
+
+    async def command() -> Any:
+        async for answer in _websocket(token, message):
+            if answer.get("type") == "result":
+                return answer["result"]
+        return None
+
+    return asyncio.run(command())
+
+
+def print_downlink_reports(token: str) -> None:
+    """Say each downlink report as it arrives, from a thread of its own."""
+    sys.path.insert(0, str(ROOT))
+    from custom_components.ttn_mqtt.logbook import downlink_message  # noqa: PLC0415
+
+    async def follow() -> None:
+        subscribe = {"type": "subscribe_events", "event_type": "ttn_mqtt_downlink"}
+        async for answer in _websocket(token, subscribe):
+            if answer.get("type") == "event":
+                data = answer["event"]["data"]
+                log(f"{data.get('ttn_device_id')}: {downlink_message(data)}")
+
+    threading.Thread(target=asyncio.run, args=(follow(),), daemon=True).start()
+
+
+def check_nothing_is_wrong(token: str) -> None:
+    """Fail when a config entry failed, Home Assistant logged an error or notified."""
+    failed = [
+        f"{entry['domain']} ({entry['state']})"
+        for entry in request("GET", "/api/config/config_entries/entry", token=token)
+        if entry["state"] not in ("loaded", "not_loaded")
+    ]
+    if failed:
+        raise SystemExit(f"[demo] config entries not loaded: {', '.join(failed)}")
+    log_file = DEMO / "home-assistant.log"
+    errors = [line for line in log_file.read_text().splitlines() if " ERROR " in line]
+    if errors:
+        raise SystemExit("[demo] Home Assistant logged errors:\n" + "\n".join(errors))
+    notifications = websocket_command(token, {"type": "persistent_notification/get"})
+    if notifications:
+        titles = ", ".join(
+            str(n.get("title") or n.get("message")) for n in notifications
+        )
+        raise SystemExit(f"[demo] Home Assistant shows notifications: {titles}")
+    log("No failed config entry, no error in the log, no notification")
+
+
 def stop(*processes: subprocess.Popen[bytes]) -> None:
     """Stop the processes (SIGTERM, then SIGKILL) and wait for them."""
     for process in processes:
@@ -373,8 +469,10 @@ def main() -> int:
         onboard()
         token = login()
         add_integration(token, info)
+        print_downlink_reports(token)
         if args.check:
             check(token)
+            check_nothing_is_wrong(token)
             return 0
         log(f"Open {URL} and log in as {USERNAME} / {PASSWORD}")
         log("Devices: Settings > Devices & services > The Things Network (MQTT)")
