@@ -29,8 +29,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-import aiohttp  # Home Assistant's own HTTP library, in the same virtual environment
-
 ROOT = Path(__file__).resolve().parent.parent
 # scripts/demo --ha current keeps its own: a newer Home Assistant migrates what it reads.
 DEMO = ROOT / os.environ.get("TTN_MQTT_DEMO_DIR", ".demo")
@@ -327,7 +325,8 @@ def ttn_states(token: str) -> list[dict[str, Any]]:
 def check(token: str) -> None:
     """Prove over the REST API that values are live and a downlink is acknowledged."""
     first = wait_until("live sensor values", lambda: ttn_states(token), 60)
-    log(f"Live: {', '.join(f'{s["entity_id"]}={s["state"]}' for s in first)}")
+    live = ", ".join(f"{state['entity_id']}={state['state']}" for state in first)
+    log(f"Live: {live}")
     changed = wait_until(
         "a new uplink",
         lambda: (
@@ -367,6 +366,10 @@ def check(token: str) -> None:
 
 async def _websocket(token: str, *messages: dict[str, Any]) -> Any:
     """Open Home Assistant's WebSocket API, log in and yield what comes back."""
+    # Home Assistant's own HTTP library, in its virtual environment: imported here,
+    # so that scripts/screenshots can use this module without it.
+    import aiohttp  # noqa: PLC0415
+
     async with (
         aiohttp.ClientSession() as session,
         session.ws_connect(WEBSOCKET_URL) as websocket,
