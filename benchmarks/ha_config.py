@@ -8,8 +8,8 @@ for the boolean and a `device_tracker` fed with the nested location.
 
 T, ours: ttn_mqtt's config entry for the same application (catch-up off), nothing else.
 
-Both have the recorder and the frontend off (benchmarks/custom_components/frontend takes
-the frontend's place) and the probe (benchmarks/custom_components/bench_probe).
+Both have the recorder and the frontend off (benchmarks/ha_components/frontend takes
+the frontend's place) and the probe (benchmarks/ha_components/bench_probe).
 """
 
 from __future__ import annotations
@@ -23,7 +23,31 @@ import shutil
 from .workload import Workload
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_COMPONENTS = Path(__file__).resolve().parent / "custom_components"
+BENCH_COMPONENTS = Path(__file__).resolve().parent / "ha_components"
+# The manifests of the benchmark's two integrations, written beside their code in each
+# configuration. Not kept as manifest.json files: the hassfest action validates every
+# manifest.json in the repository, and these are not integrations to publish (one
+# takes the name of Home Assistant's frontend, on purpose).
+MANIFESTS = {
+    "bench_probe": {
+        "domain": "bench_probe",
+        "name": "Benchmark probe",
+        "codeowners": [],
+        "documentation": "https://github.com/ttn-mqtt/ttn_mqtt/tree/main/benchmarks",
+        "iot_class": "local_push",
+        "requirements": [],
+        "version": "0.1.0",
+    },
+    "frontend": {
+        "domain": "frontend",
+        "name": "Frontend (turned off by the benchmark)",
+        "codeowners": [],
+        "documentation": "https://github.com/ttn-mqtt/ttn_mqtt/tree/main/benchmarks",
+        "integration_type": "system",
+        "requirements": [],
+        "version": "0.1.0",
+    },
+}
 
 CONFIGURATION = """\
 homeassistant:
@@ -83,8 +107,10 @@ def prepare(
     shutil.rmtree(config_dir, ignore_errors=True)
     components = config_dir / "custom_components"
     components.mkdir(parents=True)
-    for name in ("bench_probe", "frontend"):
-        (components / name).symlink_to(BENCH_COMPONENTS / name)
+    for name, manifest in MANIFESTS.items():
+        (components / name).mkdir()
+        shutil.copy(BENCH_COMPONENTS / name / "__init__.py", components / name)
+        (components / name / "manifest.json").write_text(json.dumps(manifest, indent=2))
     storage = config_dir / ".storage"
     storage.mkdir()
     if target == "T":

@@ -2,7 +2,7 @@
 
 Run by benchmarks/run.py as a process of its own (`python -m benchmarks.limit`), so its
 CPU time and memory are measured like Home Assistant's. It writes the same lines as
-the Home Assistant probe (benchmarks/custom_components/bench_probe): `ready <time>`
+the Home Assistant probe (benchmarks/ha_components/bench_probe): `ready <time>`
 once subscribed, `w <seq> <time>` once an uplink is parsed and kept, and `gc <seconds>
 <time>` after each full garbage collection.
 """

@@ -85,9 +85,11 @@ class TtnFieldBinarySensor(TtnDeviceEntity, BinarySensorEntity):
 
 
 def _hinted_class(hint: Any) -> BinarySensorDeviceClass | None:
-    if not isinstance(hint, dict):
+    if not isinstance(hint, dict) or not isinstance(
+        device_class := hint.get("device_class"), str
+    ):
         return None
     try:
-        return BinarySensorDeviceClass(hint.get("device_class"))
+        return BinarySensorDeviceClass(device_class)
     except ValueError:
         return None

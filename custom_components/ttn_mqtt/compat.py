@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from importlib.util import find_spec
 import inspect
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any, Protocol
 
 from homeassistant.helpers import device_registry as dr
 
@@ -17,6 +18,7 @@ __all__ = [
     "MICROGRAMS_PER_CUBIC_METER",
     "PARTS_PER_BILLION",
     "PARTS_PER_MILLION",
+    "RegistryDevice",
     "device_config_entry_ids",
     "via_device",
     "vol",
@@ -24,7 +26,13 @@ __all__ = [
 
 # Home Assistant 2026.x validates with probatio, voluptuous's successor, and no longer
 # requires voluptuous itself: use what the running release uses.
-if find_spec("probatio"):
+# mypy checks each release with its own Python (scripts/test): 3.13 runs the oldest.
+if TYPE_CHECKING:
+    if sys.version_info >= (3, 14):
+        import probatio as vol
+    else:
+        import voluptuous as vol
+elif find_spec("probatio"):
     import probatio as vol
 else:  # pragma: no cover - the oldest release's branch
     import voluptuous as vol
@@ -36,11 +44,11 @@ try:  # Home Assistant 2026.8: concentrations became densities and ratios.
     PARTS_PER_MILLION: str = UnitOfRatio.PARTS_PER_MILLION
     PARTS_PER_BILLION: str = UnitOfRatio.PARTS_PER_BILLION
 except ImportError:  # pragma: no cover - the oldest release's branch
-    from homeassistant.const import (
-        CONCENTRATION_MICROGRAMS_PER_CUBIC_METER as MICROGRAMS_PER_CUBIC_METER,
-        CONCENTRATION_PARTS_PER_BILLION as PARTS_PER_BILLION,
-        CONCENTRATION_PARTS_PER_MILLION as PARTS_PER_MILLION,
-    )
+    from homeassistant import const
+
+    MICROGRAMS_PER_CUBIC_METER = const.CONCENTRATION_MICROGRAMS_PER_CUBIC_METER
+    PARTS_PER_MILLION = const.CONCENTRATION_PARTS_PER_MILLION
+    PARTS_PER_BILLION = const.CONCENTRATION_PARTS_PER_BILLION
 
 # Home Assistant 2026.8: a device names its hub by the hub's registry id.
 _HAS_VIA_DEVICE_ID = (
@@ -59,7 +67,19 @@ def via_device(identifier: tuple[str, str], device_id: str | None) -> dict[str, 
     return {"via_device": identifier}  # pragma: no cover - the oldest release's branch
 
 
-def device_config_entry_ids(device: dr.DeviceEntry) -> set[str]:
+class RegistryDevice(Protocol):
+    """A device registry entry: DeviceEntry, or from 2026.x also ChildDeviceEntry."""
+
+    @property
+    def identifiers(self) -> set[tuple[str, str]]:
+        """Return the device's (domain, identifier) pairs."""
+
+    @property
+    def config_entries(self) -> set[str]:
+        """Return the config entries of the device (before 2026.8)."""
+
+
+def device_config_entry_ids(device: RegistryDevice) -> set[str]:
     """Return the config entries a registry device belongs to.
 
     From Home Assistant 2026.8 a device belongs to one entry (config_entry_id).

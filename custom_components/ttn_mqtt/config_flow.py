@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 import logging
 import ssl
 from typing import Any
@@ -77,7 +77,7 @@ _TEXT_SELECTOR = TextSelector()
 _PEM_SELECTOR = TextSelector(TextSelectorConfig(multiline=True))
 
 
-def _hours_selector(maximum: int) -> vol.All:
+def _hours_selector(maximum: int) -> Callable[[Any], int]:
     return vol.All(
         NumberSelector(
             NumberSelectorConfig(

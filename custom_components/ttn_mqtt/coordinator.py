@@ -22,7 +22,7 @@ from homeassistant.helpers.event import async_call_later, async_track_time_inter
 from homeassistant.util import dt as dt_util
 
 from .backfill import StorageCatchUp
-from .compat import via_device
+from .compat import RegistryDevice, via_device
 from .const import (
     CONF_API_KEY,
     CONF_APP_EUI,
@@ -200,7 +200,7 @@ class TtnCoordinator:
         """Return the device-registry identifier of an end device."""
         return (DOMAIN, f"{self.uid}/{device_id}")
 
-    def end_device_id(self, device: dr.DeviceEntry) -> str | None:
+    def end_device_id(self, device: RegistryDevice) -> str | None:
         """Return the TTN device ID of a registry device: device_identifier reversed.
 
         None for the application's own device, which has no device ID.

@@ -77,8 +77,9 @@ class TtnDeviceTracker(TtnDeviceEntity, TrackerEntity, RestoreEntity):
 
     _attr_translation_key = "location"
     _attr_source_type = SourceType.GPS
-    # A tracker's position is what the device is for, not a detail of it.
-    _attr_entity_category = None
+    # A tracker's position is what the device is for, not a detail of it. (mypy takes
+    # the type from BaseTrackerEntity's DIAGNOSTIC; Entity allows None.)
+    _attr_entity_category = None  # type: ignore[assignment]
 
     def __init__(self, coordinator: TtnCoordinator, device_id: str) -> None:
         """Attach the tracker to its end device."""

@@ -107,7 +107,7 @@ def _device(device: TtnDevice) -> dict[str, Any]:
 
 def _redact_uplink(raw: dict[str, Any]) -> dict[str, Any]:
     """Redact an uplink's coordinates, and its bytes when they encode a position."""
-    redacted = _redact_coordinates(raw)
+    redacted: dict[str, Any] = _redact_coordinates(raw)
     message = redacted.get("uplink_message")
     if (
         isinstance(message, dict)

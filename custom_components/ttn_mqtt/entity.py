@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from homeassistant.core import Context, callback
@@ -163,7 +163,7 @@ def claim_field(device: TtnDevice, key: str, value: Any) -> str | None:
 def async_add_device_entities(
     entry: TtnMqttConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
-    new_entities: Callable[[TtnDevice], list[Entity]],
+    new_entities: Callable[[TtnDevice], Sequence[Entity]],
 ) -> None:
     """Add the new entities of every known device, then of each device that reports.
 

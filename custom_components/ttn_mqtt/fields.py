@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 import math
 import re
-from typing import Any
+from typing import Any, TypeIs
 
 from homeassistant.components.binary_sensor import BinarySensorDeviceClass
 from homeassistant.components.sensor import (
@@ -408,7 +408,7 @@ def is_coordinate(key: str, value: Any) -> bool:
     )
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeIs[int | float]:
     """Return whether a field's value is a number (booleans are not).
 
     JSON has no NaN or infinity (orjson refuses 1e999), so a parsed number is finite.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from homeassistant.core import Event, HomeAssistant, callback
@@ -48,7 +48,7 @@ def async_describe_events(
     async_describe_event(DOMAIN, EVENT_DOWNLINK, describe_downlink)
 
 
-def downlink_message(data: dict[str, Any]) -> str:
+def downlink_message(data: Mapping[str, Any]) -> str:
     """Return the logbook's sentence of one downlink report."""
     status = str(data.get("status"))
     message = (

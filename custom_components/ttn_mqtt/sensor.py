@@ -302,8 +302,11 @@ def with_hint(spec: FieldSpec, hint: Any) -> FieldSpec:
     ):
         device_class = None
     state_class = state_class or spec.state_class
-    allowed = DEVICE_CLASS_STATE_CLASSES.get(device_class, {state_class})
-    if device_class is not None and state_class not in allowed:
+    if (
+        device_class is not None
+        and (allowed := DEVICE_CLASS_STATE_CLASSES.get(device_class)) is not None
+        and state_class not in allowed
+    ):
         state_class = min(allowed) if allowed else None
     return FieldSpec(device_class, unit, state_class)
 

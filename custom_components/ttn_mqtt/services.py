@@ -123,10 +123,10 @@ def _end_device(hass: HomeAssistant, ha_device_id: str) -> tuple[TtnCoordinator,
     name = device.name_by_user or device.name or ha_device_id
     entry: TtnMqttConfigEntry | None = next(
         (
-            entry
+            candidate
             for entry_id in device_config_entry_ids(device)
-            if (entry := hass.config_entries.async_get_entry(entry_id))
-            and entry.domain == DOMAIN
+            if (candidate := hass.config_entries.async_get_entry(entry_id))
+            and candidate.domain == DOMAIN
         ),
         None,
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 import re
-from typing import Any
+from typing import Any, TypedDict
 
 import orjson
 
@@ -89,7 +89,8 @@ class Message:
     @property
     def raw(self) -> dict[str, Any]:
         """Return the whole message as received, decoded anew."""
-        return orjson.loads(self.raw_json)
+        raw: dict[str, Any] = orjson.loads(self.raw_json)
+        return raw
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -359,10 +360,19 @@ _DOWNLINK_KEYS = {
 }
 
 
+class _FailureFields(TypedDict, total=False):
+    """What a down/failed message adds to its DownlinkEvent."""
+
+    error_name: str | None
+    error_message: str | None
+    error_cause_name: str | None
+    error_cause_message: str | None
+
+
 def _downlink_event(
     common: dict[str, Any], status: DownlinkStatus, event: dict[str, Any]
 ) -> DownlinkEvent:
-    errors: dict[str, str | None] = {}
+    errors: _FailureFields = {}
     downlink = event
     if status is DownlinkStatus.FAILED:
         downlink = _optional_object(event, "downlink")

@@ -205,6 +205,15 @@ class Session:
         """Return where the session is."""
         return self._state
 
+    @property
+    def _outcome(self) -> ConnectResult | None:
+        """Return what the callbacks said of the connection so far.
+
+        A property, so that mypy does not take the None set before the read loop for
+        the value: paho's callbacks set it inside client.loop().
+        """
+        return self._result
+
     def start(self) -> Future[ConnectResult]:
         """Start connecting on the session's thread; return the first attempt's result."""
         self._thread = threading.Thread(
@@ -336,18 +345,18 @@ class Session:
                 rc = client.loop_read()
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 self.stats.disconnects += self._state is SessionState.CONNECTED
-                if self._result is None:
+                if self._outcome is None:
                     self.stats.last_error = f"connection closed ({rc.name})"
                 break
-            if self._result is ConnectResult.MISSING_RIGHTS:
+            if self._outcome is ConnectResult.MISSING_RIGHTS:
                 break
-            if self._result is None and time.monotonic() > deadline:
+            if self._outcome is None and time.monotonic() > deadline:
                 self.stats.last_error = "no answer from the server"
                 break
         client.disconnect()
         # A connection that subscribed and then dropped is a reason to reconnect, not
         # a failure; report it as CONNECTED so the first attempt counts as a success.
-        return self._result or ConnectResult.CANNOT_CONNECT
+        return self._outcome or ConnectResult.CANNOT_CONNECT
 
     def _handle_connect(
         self,
@@ -358,8 +367,10 @@ class Session:
         properties: Any,
     ) -> None:
         if reason_code.is_failure:
-            self.stats.last_error = f"CONNACK: {reason_code.getName()}"
-            if reason_code.getName() in _AUTH_FAILURES:
+            # str() is the reason's name (paho's getName() is not typed).
+            name = str(reason_code)
+            self.stats.last_error = f"CONNACK: {name}"
+            if name in _AUTH_FAILURES:
                 self._result = ConnectResult.INVALID_AUTH
             return
         # Sessions are never persistent on The Things Stack: subscribe on every connect.
