@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from custom_components.ttn_mqtt.device_repository import (
-    is_placeholder,
+    known_version,
     model_name,
     vendor_name,
 )
@@ -44,7 +44,9 @@ def test_model_names(model_id: str, name: str) -> None:
 
 
 def test_placeholder_versions() -> None:
-    """The console's "not chosen" is no version; a real one is."""
-    assert is_placeholder("_unknown_hw_version_")
-    assert not is_placeholder("1.0")
-    assert not is_placeholder(None)
+    """The console's "not chosen" is no version; a real one is; no ID is no name."""
+    assert known_version("_unknown_hw_version_") is None
+    assert known_version("1.0") == "1.0"
+    assert known_version(None) is None
+    assert vendor_name(None) is None
+    assert model_name("") is None

@@ -41,7 +41,7 @@ from .const import (
     LINK_GRACE,
     MANUFACTURER,
 )
-from .device_repository import is_placeholder, model_name, vendor_name
+from .device_repository import known_version, model_name, vendor_name
 from .key_check import IdentityServer, KeyInfo, KeyStatus, refuses_key
 from .payload import MAX_FIELDS, SENSOR_ATTR_KEY, flatten_payload, sensor_hints
 from .protocol.downlink import (
@@ -785,7 +785,10 @@ class TtnCoordinator:
             identifiers={self.device_identifier(device.device_id)},
             name=device.device_id,
             serial_number=dev_eui,
-            **_make_and_model(version),
+            manufacturer=vendor_name(version.brand_id) if version else None,
+            model=model_name(version.model_id) if version else None,
+            hw_version=known_version(version.hardware_version) if version else None,
+            sw_version=known_version(version.firmware_version) if version else None,
             **via_device(self.application_identifier, self.application_device_id),
         )
         device.ha_device_id = entry.id
@@ -813,22 +816,6 @@ def _seen_at(received_at: datetime | None) -> datetime:
     """Return when a device was seen: when the server says, but never in the future."""
     now = dt_util.utcnow()
     return now if received_at is None else min(received_at, now)
-
-
-def _make_and_model(version: VersionIds | None) -> dict[str, str | None]:
-    """Return the device registry's make, model and versions, as people write them."""
-    if version is None:
-        return dict.fromkeys(("manufacturer", "model", "hw_version", "sw_version"))
-    return {
-        "manufacturer": version.brand_id and vendor_name(version.brand_id),
-        "model": version.model_id and model_name(version.model_id),
-        "hw_version": None
-        if is_placeholder(version.hardware_version)
-        else version.hardware_version,
-        "sw_version": None
-        if is_placeholder(version.firmware_version)
-        else version.firmware_version,
-    }
 
 
 def _registration(uplink: Uplink) -> tuple[str | None, VersionIds | None]:

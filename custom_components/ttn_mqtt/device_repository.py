@@ -44,27 +44,33 @@ _MODEL_WORDS = {
 }
 
 
-def is_placeholder(version: str | None) -> bool:
-    """Return whether a version is the console's "not chosen" (`_unknown_hw_version_`)."""
-    return version is not None and version.startswith("_unknown")
+def known_version(version: str | None) -> str | None:
+    """Return a version, or None for the console's "not chosen" (`_unknown_hw_version_`)."""
+    if version is None or version.startswith("_unknown"):
+        return None
+    return version
 
 
 @lru_cache(maxsize=256)
-def vendor_name(brand_id: str) -> str:
+def vendor_name(brand_id: str | None) -> str | None:
     """Return a vendor's name from its ID: `dragino` -> "Dragino"."""
+    if not brand_id:
+        return None
     if (name := VENDOR_NAMES.get(brand_id)) is not None:
         return name
     return " ".join(word.capitalize() for word in brand_id.split("-") if word)
 
 
 @lru_cache(maxsize=256)
-def model_name(model_id: str) -> str:
+def model_name(model_id: str | None) -> str | None:
     """Return a model's name from its ID: `lht65` -> "LHT65", `lsn50v2-s31` -> "LSN50V2-S31".
 
     In a type code (an ID with a digit), words with a digit and short words are in
     capitals; other words are capitalised. An ID without a digit reads as words
     ("Door Sensor").
     """
+    if not model_id:
+        return None
     words = [word for word in model_id.split("-") if word]
     coded = any(_has_digit(word) for word in words)
     names = [
