@@ -43,13 +43,13 @@ PACKAGE_DIR = ROOT / "custom_components" / "ttn_mqtt"
 # Each module and the test files that pin it, quickest first (pytest stops at the
 # first failure). None of them needs a broker: a mutant costs about a second.
 TESTS: dict[str, tuple[str, ...]] = {
-    "protocol/ids.py": ("tests/test_protocol.py",),
+    "protocol/ids.py": ("tests/test_ids.py", "tests/test_protocol.py"),
     "protocol/topics.py": ("tests/test_protocol.py",),
-    "protocol/auth_info.py": ("tests/test_protocol.py",),
+    "protocol/auth_info.py": ("tests/test_ids.py",),
     "protocol/messages.py": ("tests/test_protocol.py", "tests/test_storage.py"),
-    "protocol/downlink.py": ("tests/test_protocol.py",),
+    "protocol/downlink.py": ("tests/test_downlink.py",),
     "protocol/storage.py": ("tests/test_storage.py",),
-    "payload.py": ("tests/test_fields.py",),
+    "payload.py": ("tests/test_payload.py",),
     "fields.py": ("tests/test_fields.py",),
 }
 
