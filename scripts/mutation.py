@@ -475,6 +475,13 @@ def _arguments() -> argparse.Namespace:
         "--seed", default="1", help="what the sample is drawn with (default: 1)"
     )
     parser.add_argument(
+        "--line",
+        type=int,
+        action="append",
+        metavar="N",
+        help="run only the mutants of line N (repeatable), e.g. to look at a survivor",
+    )
+    parser.add_argument(
         "--tests", nargs="+", metavar="TEST", help="run these instead of TESTS[module]"
     )
     parser.add_argument(
@@ -514,6 +521,8 @@ def main() -> int:
     chosen = {}
     for module in args.modules:
         mutants = generate(module)
+        if args.line:
+            mutants = [mutant for mutant in mutants if mutant.line in args.line]
         if args.sample is not None and args.sample < len(mutants):
             sample = random.Random(f"{args.seed}:{module}").sample(mutants, args.sample)
             mutants = sorted(sample, key=lambda mutant: mutant.line)
