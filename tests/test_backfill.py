@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 import gzip
 from typing import Any
 
@@ -32,6 +32,7 @@ from custom_components.ttn_mqtt.const import (
     EVENT_UPLINK,
 )
 from custom_components.ttn_mqtt.coordinator import TtnCoordinator
+from custom_components.ttn_mqtt.protocol.storage import UplinkLedger
 from ttn_sim import Broker, Network
 from ttn_sim.network import GENERATE
 
@@ -242,6 +243,36 @@ async def test_uplinks_sent_while_disconnected_are_fetched_after_reconnect(
     live = bench.network.uplink("th-sensor-01", {"temperature": 24.0})
     await async_wait_for(lambda: len(bench.events) == 7)
     assert bench.seen("th-sensor-01")[-1] == (_f_cnt(live), False)
+
+
+@pytest.mark.parametrize("zone", ["+02:00", "none"])
+async def test_a_stamp_in_another_zone_is_its_utc_instant(
+    bench: Bench, zone: str
+) -> None:
+    """At +02:00 or without a zone, received_at is one UTC instant everywhere.
+
+    In the uplink's event, in the ledger and in the next catch-up's query.
+    """
+    await bench.async_setup()
+    await bench.async_caught_up()
+    instant = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    message = bench.network.build_uplink("th-sensor-01", {"temperature": 20.0})
+    message["received_at"] = (
+        instant.astimezone(timezone(timedelta(hours=2))).isoformat()
+        if zone == "+02:00"
+        else instant.replace(tzinfo=None).isoformat()
+    )
+    bench.network.publish_raw(
+        f"v3/{bench.network.uid}/devices/th-sensor-01/up", orjson.dumps(message)
+    )
+    await async_wait_for(lambda: len(bench.events) == 1)
+    assert bench.events[0].data["received_at"] == instant.isoformat()
+    assert bench.coordinator.ledger.processed_until == instant
+
+    await bench.async_cut_and_restore()
+    await bench.async_caught_up()
+    start = instant - UplinkLedger.OVERLAP
+    assert bench.storage.requests[-1]["after"] == start.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 async def test_live_uplinks_during_a_catch_up_are_kept_once_and_newest(

@@ -45,12 +45,7 @@ from custom_components.ttn_mqtt.const import (
     EVENT_UPLINK,
 )
 from custom_components.ttn_mqtt.key_check import IdentityServer
-from custom_components.ttn_mqtt.protocol.auth_info import (
-    RIGHT_DOWN_WRITE,
-    identity_server_host,
-    key_application_id,
-)
-from custom_components.ttn_mqtt.protocol.ids import normalize_host
+from custom_components.ttn_mqtt.protocol.auth_info import RIGHT_DOWN_WRITE
 from ttn_sim import Application, Broker, Network, generate_api_key
 from ttn_sim.certs import generate_tls_material
 
@@ -314,6 +309,19 @@ async def test_open_source_entry_has_no_tenant(
     await hass.async_block_till_done()
     # Once for the check, once for the setup.
     assert open_source_broker.count_connects("test-app") == 2
+
+
+async def test_a_host_of_one_label_is_a_host(
+    hass: HomeAssistant, broker: Broker, ttn_app: Application
+) -> None:
+    """`localhost`, or a container's `mosquitto`: a name of one label is a host too."""
+    result = await start_user_flow(hass)
+    result = await configure(
+        hass, result, user_input(broker, ttn_app, **{CONF_HOST: "LocalHost:1883"})
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_HOST] == "localhost"
+    await hass.async_block_till_done()
 
 
 @pytest.mark.parametrize(
@@ -584,23 +592,6 @@ async def test_a_key_that_may_not_send_downlinks_is_accepted_with_a_warning(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert "may not send downlinks" in caplog.text
     assert ttn_app.api_key not in caplog.text
-
-
-@pytest.mark.parametrize(
-    ("host", "identity_server"),
-    [
-        ("nam1.cloud.thethings.network", "eu1.cloud.thethings.network"),
-        ("au1.cloud.thethings.network", "eu1.cloud.thethings.network"),
-        (
-            "acme.nam1.cloud.thethings.industries",
-            "acme.eu1.cloud.thethings.industries",
-        ),
-        ("lorawan.example.org", "lorawan.example.org"),
-    ],
-)
-def test_identity_server_host(host: str, identity_server: str) -> None:
-    """The Things Network's Identity Server is on eu1, for every cluster."""
-    assert identity_server_host(host) == identity_server
 
 
 async def test_wrong_key_without_an_http_api_is_invalid_auth(
@@ -1139,74 +1130,6 @@ async def test_api_key_never_appears_in_the_log(
         for record in caplog.records:
             assert secret not in record.getMessage()
             assert secret not in repr(record.args)
-
-
-# The pure helpers.
-
-
-@pytest.mark.parametrize(
-    ("typed", "host"),
-    [
-        ("eu1.cloud.thethings.network", "eu1.cloud.thethings.network"),
-        ("https://EU1.cloud.thethings.network/console/", "eu1.cloud.thethings.network"),
-        ("mqtts://nam1.cloud.thethings.network:8883", "nam1.cloud.thethings.network"),
-        (
-            "my-tenant.eu1.cloud.thethings.industries.",
-            "my-tenant.eu1.cloud.thethings.industries",
-        ),
-        ("lns.example.com?x=1", "lns.example.com"),
-        ("192.168.1.20:1883", "192.168.1.20"),
-        ("[fd00::1]:8883", "fd00::1"),
-        ("fd00::1", "fd00::1"),
-    ],
-)
-def test_normalize_host_cleans_what_users_paste(typed: str, host: str) -> None:
-    assert normalize_host(typed) == host
-
-
-@pytest.mark.parametrize(
-    "typed",
-    [
-        "",
-        "   ",
-        "https://",
-        "a b",
-        "eu1..network",
-        "-eu1.network",
-        "1.2.3.999",
-        "host:port",
-        "user@host",
-        "x" * 64 + ".com",
-    ],
-)
-def test_normalize_host_refuses_what_is_not_a_host(typed: str) -> None:
-    with pytest.raises(ValueError, match="not a host"):
-        normalize_host(typed)
-
-
-@pytest.mark.parametrize(
-    ("answer", "app_id"),
-    [
-        (
-            {
-                "api_key": {
-                    "entity_ids": {"application_ids": {"application_id": "my-app"}}
-                }
-            },
-            "my-app",
-        ),
-        ({"api_key": {"entity_ids": {"user_ids": {"user_id": "alice"}}}}, None),
-        (
-            {"api_key": {"entity_ids": {"application_ids": {"application_id": "a/#"}}}},
-            None,
-        ),
-        ({"oauth_access_token": {}}, None),
-        ([], None),
-        (None, None),
-    ],
-)
-def test_key_application_id(answer: Any, app_id: str | None) -> None:
-    assert key_application_id(answer) == app_id
 
 
 def test_every_field_and_error_has_a_text() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from datetime import datetime, timedelta
 import json
 import logging
 import time
@@ -46,7 +47,7 @@ from custom_components.ttn_mqtt.sensor import TtnFieldSensor
 from ttn_sim.broker import generate_api_key
 
 from .common import async_wait_for, registry_device
-from .uplinks import end_device, uplink_and_wait
+from .uplinks import end_device, send_downlink, uplink_and_wait
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -171,6 +172,53 @@ async def test_a_time_without_its_zone_is_utc(
     assert hass.states.get("sensor.door_01_last_seen").state == (
         "2026-07-06T09:19:21+00:00"
     )
+
+
+async def test_an_uplink_without_received_at_is_applied(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network
+) -> None:
+    """Each one: with no time to tell it by, it is no duplicate of another."""
+    coordinator = init_integration.runtime_data
+    events = async_capture_events(hass, EVENT_UPLINK)
+    for temperature in (20.5, 21.5, 21.5):
+        message = network.build_uplink("th-sensor-01", {"temperature": temperature})
+        del message["received_at"]
+        network.publish_raw(
+            f"v3/{network.uid}/devices/th-sensor-01/up", json.dumps(message)
+        )
+    await async_wait_for(lambda: len(events) == 3)
+    assert coordinator.counters.uplinks == 3
+    assert coordinator.counters.duplicates == 0
+    assert hass.states.get("sensor.th_sensor_01_temperature").state == "21.5"
+    # Stamped when it arrived.
+    received_at = datetime.fromisoformat(events[-1].data["received_at"])
+    assert abs(received_at - dt_util.utcnow()) < timedelta(seconds=5)
+
+
+async def test_a_device_id_of_36_characters_works_37_is_refused(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network
+) -> None:
+    """The Things Stack's longest device ID gets its device, entities and downlinks."""
+    coordinator = init_integration.runtime_data
+    longest, too_long = "long-" + "d" * 31, "long-" + "d" * 32
+    for device_id in (too_long, longest):
+        message = network.build_uplink("th-sensor-01", {"temperature": 19.5})
+        message["end_device_ids"]["device_id"] = device_id
+        network.publish_raw(
+            f"v3/{network.uid}/devices/{device_id}/up", json.dumps(message)
+        )
+    await async_wait_for(lambda: coordinator.counters.uplinks == 1)
+    assert list(coordinator.devices) == [longest]
+    assert coordinator.counters.malformed == 1
+    temperature = f"sensor.{longest.replace('-', '_')}_temperature"
+    await async_wait_for(lambda: hass.states.get(temperature) is not None)
+    assert hass.states.get(temperature).state == "19.5"
+
+    ha_device = registry_device(hass, coordinator.device_identifier(longest))
+    assert ha_device.name == longest
+    await send_downlink(hass, device_id=ha_device.id, payload="01")
+    await async_wait_for(lambda: network.downlinks)
+    assert network.downlinks[0][:2] == (longest, "push")
 
 
 async def test_an_entity_that_fails_leaves_the_others_and_the_session(

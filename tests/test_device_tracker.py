@@ -112,10 +112,17 @@ async def test_uplink_locations(
 async def test_no_position_no_tracker(
     hass: HomeAssistant, init_integration: MockConfigEntry, network
 ) -> None:
-    """Devices that never report a position get no tracker."""
+    """Devices that never report a position get no tracker; half of one is none."""
     await uplink_and_wait(hass, network, "th-sensor-01")
     await uplink_and_wait(hass, network, "th-sensor-01")
+    await uplink_and_wait(
+        hass, network, "th-sensor-01", decoded_payload={"latitude": 48.1, "temp": 20}
+    )
     assert hass.states.async_entity_ids("device_tracker") == []
+    entities = er.async_entries_for_config_entry(
+        er.async_get(hass), init_integration.entry_id
+    )
+    assert [entity for entity in entities if entity.domain == "device_tracker"] == []
 
 
 async def test_location_solver_places_a_device(

@@ -1,10 +1,15 @@
 """What a decoded field is, from its name and value: no Home Assistant running.
 
 The platforms' tests (test_sensor.py, test_binary_sensor.py) check the same rules as a
-user sees them; these go through the tables of fields.py and payload.py as data.
+user sees them; these go through the tables of fields.py as data, and hold them to the
+README's.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+import re
+from typing import Any
 
 from homeassistant.components.binary_sensor import BinarySensorDeviceClass
 from homeassistant.components.sensor import (
@@ -12,6 +17,7 @@ from homeassistant.components.sensor import (
     DEVICE_CLASS_UNITS,
     SensorStateClass,
 )
+from homeassistant.const import Platform, UnitOfConductivity
 import pytest
 
 try:  # Home Assistant 2026.8 writes it with a Greek mu (UnitOfDensity).
@@ -27,12 +33,117 @@ from custom_components.ttn_mqtt.fields import (
     SENSOR_FIELDS,
     FieldSpec,
     binary_sensor_class,
+    field_platform,
+    find_position_keys,
+    is_coordinate,
+    is_number,
+    number_from_text,
+    position_role,
     readable_name,
     sensor_spec,
 )
 from custom_components.ttn_mqtt.payload import flatten_payload
 
 from .uplinks import load_decoder
+
+README = Path(__file__).parent.parent / "README.md"
+
+# The README's table of names ("Units and device classes"): each name, a first value,
+# and the device class, unit and state class it gives.
+M, TOTAL = "measurement", "total_increasing"
+NAME_TABLE: list[tuple[tuple[str, ...], float, tuple[str | None, str | None, str]]] = [
+    (
+        ("temperature", "temp", "temp_c", "tempc", "temperature_c", "celsius"),
+        21.5,
+        ("temperature", "°C", M),
+    ),
+    (("temp_f", "tempf", "temperature_f", "fahrenheit"), 70, ("temperature", "°F", M)),
+    (
+        ("humidity", "hum", "rh", "relative_humidity", "air_humidity"),
+        50,
+        ("humidity", "%", M),
+    ),
+    (
+        (
+            "battery",
+            "bat",
+            "batt",
+            "battery_level",
+            "bat_level",
+            "battery_percentage",
+        ),
+        87,
+        ("battery", "%", M),
+    ),
+    (
+        ("bat_v", "batv", "battery_v", "battery_voltage", "vbat", "v_bat", "bat_volt"),
+        3.3,
+        ("voltage", "V", M),
+    ),
+    (("battery_mv", "bat_mv", "vdd"), 3300, ("voltage", "mV", M)),
+    (("voltage", "volt", "volts"), 230, ("voltage", "V", M)),
+    (("pressure",), 1013.2, ("pressure", "hPa", M)),
+    (
+        (
+            "barometric_pressure",
+            "air_pressure",
+            "atmospheric_pressure",
+            "baro",
+            "barometer",
+        ),
+        1013.2,
+        ("atmospheric_pressure", "hPa", M),
+    ),
+    (("co2", "co2_ppm", "carbon_dioxide"), 612, ("carbon_dioxide", "ppm", M)),
+    (("tvoc", "voc", "vocs"), 120, ("volatile_organic_compounds_parts", "ppb", M)),
+    (
+        (
+            "illuminance",
+            "illumination",
+            "light",
+            "lux",
+            "luminosity",
+            "light_intensity",
+            "light_lux",
+        ),
+        300,
+        ("illuminance", "lx", M),
+    ),
+    (("pm1", "pm1_0"), 3, ("pm1", MICROGRAMS_PER_CUBIC_METER, M)),
+    (("pm2_5", "pm25"), 12, ("pm25", MICROGRAMS_PER_CUBIC_METER, M)),
+    (("pm10",), 20, ("pm10", MICROGRAMS_PER_CUBIC_METER, M)),
+    (("distance", "dist"), 1520, ("distance", "mm", M)),
+    (("altitude", "alt"), 310, ("distance", "m", M)),
+    (("water", "water_volume", "water_meter", "volume"), 12.5, ("water", "L", TOTAL)),
+    (
+        ("energy", "active_energy", "total_energy", "kwh"),
+        12.5,
+        ("energy", "kWh", TOTAL),
+    ),
+    (("power", "active_power"), 120, ("power", "W", M)),
+    (("current", "amps"), 1.2, ("current", "A", M)),
+    (("count", "counter", "pulse", "pulses", "times"), 12, (None, None, TOTAL)),
+    (("rssi",), -80, ("signal_strength", "dBm", M)),
+    (("snr",), 7.5, ("signal_strength", "dB", M)),
+    (("moisture", "soil_moisture"), 33, ("moisture", "%", M)),
+    (
+        ("conductivity", "ec", "electrical_conductivity"),
+        120,
+        ("conductivity", UnitOfConductivity.MICROSIEMENS_PER_CM, M),
+    ),
+    (("ph",), 6.5, ("ph", None, M)),
+    (("sound", "noise", "sound_level", "laeq"), 45, ("sound_pressure", "dB", M)),
+    (("wind_speed",), 3.2, ("wind_speed", "m/s", M)),
+    (("wind_direction",), 270, ("wind_direction", "°", "measurement_angle")),
+    (
+        ("rain_gauge", "rain_rate", "rainfall_rate"),
+        1.5,
+        ("precipitation_intensity", "mm/h", M),
+    ),
+    (("uv_index",), 3, (None, "UV index", M)),
+    (("uptime", "uptime_s"), 3600, ("duration", "s", TOTAL)),
+]
+NAMES = [(name, value, spec) for names, value, spec in NAME_TABLE for name in names]
 
 
 @pytest.mark.parametrize(
@@ -87,6 +198,82 @@ def test_field_table(
     """Common decoder field names map to their unit and device class."""
     spec = sensor_spec(key, value)
     assert (spec.device_class, spec.unit) == expected
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), NAMES)
+def test_every_name_of_the_readme(
+    key: str, value: float, expected: tuple[str | None, str | None, str]
+) -> None:
+    """Each name of the README's table gives its class, unit and state class."""
+    spec = sensor_spec(key, value)
+    assert (spec.device_class, spec.unit, spec.state_class) == expected
+
+
+def test_the_readme_lists_the_names_of_the_table() -> None:
+    """The README's table and SENSOR_FIELDS name the same fields, and so does this test."""
+    section = README.read_text().split("### Units and device classes")[1]
+    table = section.split("\n\n")[2]
+    listed = {
+        name
+        for row in table.splitlines()[2:]
+        for name in re.findall(r"`([^`]+)`", row.split("|")[1])
+    }
+    assert listed == set(SENSOR_FIELDS)
+    assert {name for name, _, _ in NAMES} == listed
+
+
+# Channel numbers and sensor tags (fields.NOISE_WORDS), as decoders write them.
+NOISE = (
+    "sht",
+    "ds",
+    "ext",
+    "int",
+    "internal",
+    "external",
+    "avg",
+    "average",
+    "mean",
+    "min",
+    "max",
+    "peak",
+    "last",
+    "value",
+    "val",
+    "2",
+)
+
+
+@pytest.mark.parametrize("noise", NOISE)
+def test_channel_numbers_and_sensor_tags_are_looked_past(noise: str) -> None:
+    spec = sensor_spec(f"humidity_{noise}", 50)
+    assert (spec.device_class, spec.unit) == ("humidity", "%")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "unit"),
+    [
+        # Percent up to 100 (whole numbers, or 5 and above); volts for a fraction
+        # below 5; millivolts above 100.
+        ("battery", 100, "%"),
+        ("battery", 101, "mV"),
+        ("battery", 3, "%"),
+        ("battery", 5.0, "%"),
+        ("battery", 4.99, "V"),
+        ("battery_voltage", 100, "V"),
+        ("battery_voltage", 101, "mV"),
+        # Pa from 20000, hPa from 300, kPa from 30, else no unit.
+        ("pressure", 20000, "Pa"),
+        ("pressure", 19999.5, "hPa"),
+        ("pressure", 300, "hPa"),
+        ("pressure", 299.5, "kPa"),
+        ("pressure", 30, "kPa"),
+        ("pressure", 29.5, None),
+    ],
+)
+def test_units_by_range_change_at_the_readmes_bounds(
+    key: str, value: float, unit: str | None
+) -> None:
+    assert sensor_spec(key, value).unit == unit
 
 
 def test_field_table_is_valid_for_home_assistant() -> None:
@@ -197,44 +384,6 @@ def test_units_and_acronyms_in_names(
     )
 
 
-def test_flattening() -> None:
-    """Nested objects join their keys; short arrays go by index, long ones are left out."""
-    assert flatten_payload(
-        {
-            "gps_34": {"latitude": 1.5, "longitude": 2.5},
-            "readings": [1, 2],
-            "samples": list(range(20)),
-            "_sensor_attr": {"x": {}},
-            "none": None,
-        }
-    ) == {
-        "gps_34_latitude": 1.5,
-        "gps_34_longitude": 2.5,
-        "readings_0": 1,
-        "readings_1": 2,
-        "none": None,
-    }
-
-
-def test_sensecap_measurements_are_named() -> None:
-    """SenseCAP readings are fields named after the measurement, wherever they sit."""
-    fields = flatten_payload(load_decoder("sensecap_s2120")["decoded_payloads"][0])
-    assert fields["air_temperature"] == 18
-    assert fields["barometric_pressure"] == 88810
-    assert not any(key.startswith("messages_") for key in fields)
-    # Their decoders send negative values as text.
-    assert flatten_payload(
-        {"messages": [{"measurementId": "4097", "measurementValue": "-0.9"}]}
-    ) == {"air_temperature": -0.9}
-    assert flatten_payload(
-        {"messages": [{"measurementId": 4242, "measurementValue": 1}]}
-    ) == {"measurement_4242": 1}
-    # "NaN" is a reading they did not get: unknown, never a number Home Assistant refuses.
-    assert flatten_payload(
-        {"messages": [{"measurementId": "4097", "measurementValue": "NaN"}]}
-    ) == {"air_temperature": None}
-
-
 @pytest.mark.parametrize(
     ("key", "device_class"),
     [
@@ -266,3 +415,121 @@ def test_binary_sensor_names(
 ) -> None:
     """Boolean field names map to the device classes users expect."""
     assert binary_sensor_class(key) is device_class
+
+
+@pytest.mark.parametrize(
+    ("words", "device_class"),
+    [
+        (("tamper",), BinarySensorDeviceClass.TAMPER),
+        (("smoke",), BinarySensorDeviceClass.SMOKE),
+        (("leak", "leakage", "flood", "water"), BinarySensorDeviceClass.MOISTURE),
+        (("gas",), BinarySensorDeviceClass.GAS),
+        (("door",), BinarySensorDeviceClass.DOOR),
+        (("window",), BinarySensorDeviceClass.WINDOW),
+        (
+            ("open", "opening", "contact", "magnet", "reed"),
+            BinarySensorDeviceClass.OPENING,
+        ),
+        (("motion", "pir"), BinarySensorDeviceClass.MOTION),
+        (("occupancy", "occupied"), BinarySensorDeviceClass.OCCUPANCY),
+        (("presence", "present"), BinarySensorDeviceClass.PRESENCE),
+        (("vibration", "shock"), BinarySensorDeviceClass.VIBRATION),
+        (("moving",), BinarySensorDeviceClass.MOVING),
+        (("heat",), BinarySensorDeviceClass.HEAT),
+        (("cold",), BinarySensorDeviceClass.COLD),
+        (("alarm", "error", "fault"), BinarySensorDeviceClass.PROBLEM),
+    ],
+)
+def test_every_boolean_word_of_the_readme(
+    words: tuple[str, ...], device_class: BinarySensorDeviceClass
+) -> None:
+    for word in words:
+        assert binary_sensor_class(f"{word}_state") is device_class, word
+
+
+@pytest.mark.parametrize(
+    ("key", "device_class"),
+    [
+        ("low_battery", BinarySensorDeviceClass.BATTERY),
+        ("BATT_LOW", BinarySensorDeviceClass.BATTERY),
+        ("lowBat", BinarySensorDeviceClass.BATTERY),
+        # Low, but not the battery; the battery, but not low.
+        ("low_water", BinarySensorDeviceClass.MOISTURE),
+        ("low", None),
+        ("battery_ok", None),
+    ],
+)
+def test_low_battery_needs_both_words(
+    key: str, device_class: BinarySensorDeviceClass | None
+) -> None:
+    assert binary_sensor_class(key) is device_class
+
+
+def test_position_roles() -> None:
+    """The last word says the role; the words before it group a position's fields."""
+    assert position_role("gps_34_latitude") == (("gps", "34"), "latitude")
+    assert position_role("Lng") == ((), "longitude")
+    assert position_role("alt") == ((), "altitude")
+    assert position_role("hdop") == ((), "hdop")
+    assert position_role("latitude_2") is None
+    assert position_role("temperature") is None
+    assert position_role("") is None
+
+
+def test_only_numbers_named_like_coordinates_are_coordinates() -> None:
+    assert is_coordinate("latitude", 48.1)
+    assert is_coordinate("gps_lon", 9)
+    # Dragino's LON is its LED: "ON".
+    assert not is_coordinate("LON", "ON")
+    assert not is_coordinate("latitude", True)
+    assert not is_coordinate("altitude", 310)
+    assert not is_coordinate("temperature", 21.5)
+
+
+def test_a_position_needs_a_latitude_and_a_longitude() -> None:
+    """A latitude alone makes no tracker; the first complete position is the one."""
+    assert find_position_keys({"latitude": 48.1, "temperature": 21.5}) is None
+    assert find_position_keys({"latitude": 48.1, "longitude": "east"}) is None
+    assert find_position_keys({"longitude": 9.2}) is None
+    assert find_position_keys(
+        {
+            "wifi_lat": 1.0,
+            "gps_lat": 48.1,
+            "gps_latitude": 0.0,
+            "gps_lng": 9.2,
+            "gps_alt": 310,
+            "gps_hdop": 0.9,
+        }
+    ) == {
+        "latitude": "gps_lat",
+        "longitude": "gps_lng",
+        "altitude": "gps_alt",
+        "hdop": "gps_hdop",
+    }
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "platform"),
+    [
+        ("temperature", None, None),
+        ("latitude", 48.1, Platform.DEVICE_TRACKER),
+        ("LON", "ON", Platform.SENSOR),
+        ("door_open", True, Platform.BINARY_SENSOR),
+        ("temperature", 21.5, Platform.SENSOR),
+        ("status", "ok", Platform.SENSOR),
+    ],
+)
+def test_which_platform_shows_a_field(key: str, value: Any, platform: Platform) -> None:
+    assert field_platform(key, value) is platform
+
+
+def test_numbers() -> None:
+    assert is_number(1)
+    assert is_number(-0.5)
+    assert not is_number(True)
+    assert not is_number("1")
+    assert not is_number(None)
+    assert number_from_text("-0.9") == -0.9
+    assert number_from_text(" 12 ") == 12.0
+    for text in ("NaN", "Infinity", "-inf", "x", ""):
+        assert number_from_text(text) is None, text

@@ -1,33 +1,19 @@
-"""The protocol layer: IDs, topics, ApplicationUp parsing and downlink building."""
+"""The protocol layer: topics and ApplicationUp parsing.
+
+IDs are tested in test_ids.py, downlinks in test_downlink.py.
+"""
 
 from __future__ import annotations
 
-import base64
 import copy
-from datetime import UTC, datetime
-import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import pytest
 
-from custom_components.ttn_mqtt.protocol.downlink import (
-    Downlink,
-    PayloadFormat,
-    Priority,
-    build_downlink_message,
-    decode_payload_text,
-    new_correlation_id,
-    report_details,
-)
-from custom_components.ttn_mqtt.protocol.errors import DownlinkError, TtnParseError
-from custom_components.ttn_mqtt.protocol.ids import (
-    application_uid,
-    is_valid_api_key,
-    is_valid_id,
-    looks_like_api_key_id,
-    normalize_eui,
-)
+from custom_components.ttn_mqtt.protocol.downlink import report_details
+from custom_components.ttn_mqtt.protocol.errors import TtnParseError
 from custom_components.ttn_mqtt.protocol.messages import (
     MAX_MESSAGE_BYTES,
     DownlinkEvent,
@@ -41,6 +27,7 @@ from custom_components.ttn_mqtt.protocol.messages import (
     parse_payload,
 )
 from custom_components.ttn_mqtt.protocol.topics import (
+    HANDLED_KINDS,
     DownlinkMode,
     MessageKind,
     downlink_topic,
@@ -117,24 +104,6 @@ def _device_ids() -> dict[str, Any]:
     return {"device_id": "dev1", "application_ids": {"application_id": "app1"}}
 
 
-def test_ids() -> None:
-    assert is_valid_id("my-app")
-    assert is_valid_id("a1b")
-    for bad in ("ab", "-app", "app-", "my--app", "My-App", "app/x", "a+b", "a" * 37):
-        assert not is_valid_id(bad), bad
-    assert normalize_eui("70-b3-d5-7e-d0-00-00-00") == "70B3D57ED0000000"
-    assert normalize_eui("70:B3:D5:7E:D0:00:00:00") == "70B3D57ED0000000"
-    with pytest.raises(ValueError, match="not an EUI"):
-        normalize_eui("70B3D57ED00000")
-    key = "NNSXS." + "A" * 39 + "." + "B" * 52
-    assert is_valid_api_key(key)
-    assert not is_valid_api_key(key.lower())
-    assert looks_like_api_key_id("A" * 39)
-    assert not looks_like_api_key_id(key)
-    assert application_uid("app", "ttn") == "app@ttn"
-    assert application_uid("app", "") == "app"
-
-
 def test_topics() -> None:
     # The kinds handled, each on its own: not `#`, which brings up/normalized too.
     assert subscription_topics("app@ttn") == [
@@ -158,10 +127,16 @@ def test_topics() -> None:
     for bad in ("dev/x", "dev+", "#", "x"):
         with pytest.raises(ValueError, match="invalid device ID"):
             downlink_topic("app@ttn", bad, DownlinkMode.PUSH)
+    assert (
+        downlink_topic("app@ttn", "dev-1", DownlinkMode.PUSH)
+        == "v3/app@ttn/devices/dev-1/down/push"
+    )
     parsed = parse_topic("app@ttn", "v3/app@ttn/devices/dev-1/down/ack")
     assert (parsed.device_id, parsed.kind) == ("dev-1", MessageKind.DOWN_ACK)
     for bad in (
         "v3/other@ttn/devices/dev-1/up",
+        # Another application whose ID is as long.
+        "v3/ppa@ttn/devices/dev-1/up",
         "v3/app@ttn/devices/dev-1/unknown",
         "v3/app@ttn/devices/dev-1",
         "v3/app@ttn/devices/DEV/up",
@@ -171,14 +146,85 @@ def test_topics() -> None:
             parse_topic("app@ttn", bad)
 
 
+# Every topic of a device (The Things Stack's MQTT server, pkg/applicationserver/io/mqtt).
+DEVICE_TOPICS = {
+    "up": MessageKind.UPLINK,
+    "up/normalized": MessageKind.UPLINK_NORMALIZED,
+    "join": MessageKind.JOIN,
+    "down/queued": MessageKind.DOWN_QUEUED,
+    "down/sent": MessageKind.DOWN_SENT,
+    "down/ack": MessageKind.DOWN_ACK,
+    "down/nack": MessageKind.DOWN_NACK,
+    "down/failed": MessageKind.DOWN_FAILED,
+    "down/invalidated": MessageKind.DOWN_INVALIDATED,
+    "location/solved": MessageKind.LOCATION_SOLVED,
+    "service/data": MessageKind.SERVICE_DATA,
+}
+
+
+@pytest.mark.parametrize(("tail", "kind"), DEVICE_TOPICS.items())
+def test_every_topic_of_a_device_is_parsed(tail: str, kind: MessageKind) -> None:
+    """Each is told apart, those not subscribed to as well: another client may be."""
+    parsed = parse_topic("app@ttn", f"v3/app@ttn/devices/dev-1/{tail}")
+    assert (parsed.device_id, parsed.kind) == ("dev-1", kind)
+
+
+def test_up_normalized_and_service_data_are_not_subscribed_to() -> None:
+    """Nothing here uses them, and they would fill the server's 64-message buffer."""
+    assert set(MessageKind) - HANDLED_KINDS == {
+        MessageKind.UPLINK_NORMALIZED,
+        MessageKind.SERVICE_DATA,
+    }
+    topics = subscription_topics("app@ttn")
+    assert "v3/app@ttn/devices/+/service/data" not in topics
+    assert "v3/app@ttn/devices/+/up/normalized" not in topics
+    assert "v3/app@ttn/devices/+/down/invalidated" in topics
+
+
+def test_a_device_id_of_36_characters_is_one_37_is_not() -> None:
+    """The Things Stack's longest device ID works in every topic; a longer one in none."""
+    longest, too_long = "d" * 36, "d" * 37
+    assert parse_topic("app@ttn", f"v3/app@ttn/devices/{longest}/up").device_id == (
+        longest
+    )
+    assert downlink_topic("app@ttn", longest, DownlinkMode.PUSH).endswith(
+        f"/{longest}/down/push"
+    )
+    message = {"end_device_ids": {"device_id": longest}, "uplink_message": {}}
+    assert parse_application_up(message).device.device_id == longest
+    with pytest.raises(TtnParseError):
+        parse_topic("app@ttn", f"v3/app@ttn/devices/{too_long}/up")
+    with pytest.raises(ValueError, match="invalid device ID"):
+        downlink_topic("app@ttn", too_long, DownlinkMode.PUSH)
+    message["end_device_ids"]["device_id"] = too_long
+    with pytest.raises(TtnParseError, match="device_id is missing or invalid"):
+        parse_application_up(message)
+
+
+def test_downlink_statuses_are_what_automations_match() -> None:
+    """The `status` of ttn_mqtt_downlink events, as the README lists them."""
+    assert [status.value for status in DownlinkStatus] == [
+        "queued",
+        "sent",
+        "ack",
+        "nack",
+        "failed",
+        "invalidated",
+    ]
+
+
 def test_parse_captured_uplink() -> None:
     uplink = parse_payload(orjson.dumps(CAPTURED_UPLINK))
     assert isinstance(uplink, Uplink)
     assert uplink.device.device_id == "distance-03"
     assert uplink.device.application_id == "home-assistant-casa"
     assert uplink.device.dev_eui == "22D11357891CB769"
+    assert uplink.device.join_eui == "70B3D57ED002E4B5"
+    assert uplink.device.dev_addr == "260B7500"
+    assert uplink.correlation_ids == ("gs:uplink:01J23NEGJP1XSAFZQDQVD01HY8",)
     assert uplink.received_at == datetime(2024, 7, 6, 9, 19, 21, 381960, tzinfo=UTC)
     assert (uplink.f_port, uplink.f_cnt) == (1, 41)
+    assert uplink.frm_payload == "AQAIAQAIAwIBNilnAPYqAgJYKwIPYCxlB9g="
     assert uplink.decoded_payload["gps_34"]["altitude"] == 310
     assert uplink.frequency == 868100000
     assert uplink.spreading_factor == 7
@@ -186,11 +232,64 @@ def test_parse_captured_uplink() -> None:
     assert uplink.coding_rate == "4/5"
     assert uplink.consumed_airtime == pytest.approx(0.082176)
     assert uplink.best_gateway.gateway_id == "eui-a840411dbd104150"
-    assert len(uplink.gateways) == 2
-    assert uplink.version_ids.brand_id == "dragino"
-    assert uplink.locations["frm-payload"].latitude == 48.1
+    assert [(g.gateway_id, g.rssi, g.snr) for g in uplink.gateways] == [
+        ("eui-a840411dbd104150", -54, 9),
+        ("far-away", -110, -7.5),
+    ]
+    assert (uplink.version_ids.brand_id, uplink.version_ids.model_id) == (
+        "dragino",
+        "lht65",
+    )
+    location = uplink.locations["frm-payload"]
+    assert (location.latitude, location.longitude, location.source) == (
+        48.1,
+        9.2,
+        "SOURCE_GPS",
+    )
     assert not uplink.simulated
     assert not uplink.confirmed
+    # The whole message, as received, for diagnostics and the store.
+    assert uplink.raw == CAPTURED_UPLINK
+
+
+def test_parse_version_ids() -> None:
+    """Make, model and versions from the device repository: the device registry's."""
+    message = copy.deepcopy(CAPTURED_UPLINK)
+    message["uplink_message"]["version_ids"] = {
+        "brand_id": "dragino",
+        "model_id": "lht65",
+        "hardware_version": "1.2",
+        "firmware_version": "1.8",
+        "band_id": "EU_863_870",
+    }
+    versions = parse_application_up(message).version_ids
+    assert (
+        versions.brand_id,
+        versions.model_id,
+        versions.hardware_version,
+        versions.firmware_version,
+        versions.band_id,
+    ) == ("dragino", "lht65", "1.2", "1.8", "EU_863_870")
+
+
+def test_the_best_gateway_is_the_loudest() -> None:
+    """Wherever it is in the list; the first one when none says how loud."""
+    message = copy.deepcopy(CAPTURED_UPLINK)
+    message["uplink_message"]["rx_metadata"] = [
+        {"gateway_ids": {"gateway_id": "deaf"}},
+        {"gateway_ids": {"gateway_id": "far"}, "rssi": -110},
+        {"gateway_ids": {"gateway_id": "near"}, "rssi": -54},
+        {"rssi": -120},
+    ]
+    uplink = parse_application_up(message)
+    assert uplink.best_gateway.gateway_id == "near"
+    # A gateway without its IDs is nameless, not an error.
+    assert uplink.gateways[-1].gateway_id == ""
+    message["uplink_message"]["rx_metadata"] = [
+        {"gateway_ids": {"gateway_id": "first"}},
+        {"gateway_ids": {"gateway_id": "second"}},
+    ]
+    assert parse_application_up(message).best_gateway.gateway_id == "first"
 
 
 def test_parse_tolerates_every_omitted_field() -> None:
@@ -206,6 +305,7 @@ def test_parse_tolerates_every_omitted_field() -> None:
     assert uplink.frequency is None
     assert uplink.version_ids is None
     assert uplink.device.application_id == ""
+    assert uplink.correlation_ids == ()
 
 
 def test_parse_old_coding_rate_place_and_numeric_frequency() -> None:
@@ -264,6 +364,7 @@ def test_parse_downlink_events(key: str, status: DownlinkStatus) -> None:
     assert isinstance(event, DownlinkEvent)
     assert event.status is status
     assert event.f_port == 15
+    assert (event.frm_payload, event.priority) == ("vu8=", "NORMAL")
     assert event.confirmed
     assert event.downlink_correlation_ids[0] == "ttn_mqtt:abc"
 
@@ -346,13 +447,17 @@ def test_parse_queue_invalidated() -> None:
     message = {
         "end_device_ids": _device_ids(),
         "downlink_queue_invalidated": {
-            "downlinks": [{"f_port": 2}],
+            "downlinks": [{"f_port": 2}, {"f_port": 3}],
             "last_f_cnt_down": 3,
         },
     }
     event = parse_application_up(message)
     assert event.status is DownlinkStatus.INVALIDATED
+    # The first of the dropped downlinks is the one reported.
     assert event.f_port == 2
+    # The server leaves an empty list out.
+    message["downlink_queue_invalidated"] = {"last_f_cnt_down": 3}
+    assert parse_application_up(message).f_port is None
 
 
 def test_parse_location_solved_and_service_data() -> None:
@@ -366,7 +471,8 @@ def test_parse_location_solved_and_service_data() -> None:
         }
     )
     assert isinstance(solved, LocationSolved)
-    assert solved.location.accuracy == 20
+    assert solved.service == "lora-cloud-device-management-v1-wifi"
+    assert (solved.location.latitude, solved.location.accuracy) == (52.1, 20)
     service = parse_application_up(
         {
             "end_device_ids": _device_ids(),
@@ -374,125 +480,146 @@ def test_parse_location_solved_and_service_data() -> None:
         }
     )
     assert isinstance(service, ServiceData)
-    assert service.data == {"x": 1}
+    assert (service.service, service.data) == ("lora-cloud", {"x": 1})
 
 
-BAD_PAYLOADS = {
-    "not json": b"{not json",
-    "not an object": b"[1, 2, 3]",
-    "a string": b'"uplink"',
-    "no device ids": b'{"uplink_message": {}}',
-    "bad device id": b'{"end_device_ids": {"device_id": "A/B"}, "uplink_message": {}}',
-    "unknown kind": b'{"end_device_ids": {"device_id": "dev1"}}',
-    "f_port text": b'{"end_device_ids": {"device_id": "dev1"}, "uplink_message": {"f_port": "x"}}',
-    "f_cnt bool": b'{"end_device_ids": {"device_id": "dev1"}, "uplink_message": {"f_cnt": true}}',
-    "decoded list": b'{"end_device_ids": {"device_id": "dev1"}, "uplink_message": {"decoded_payload": [1]}}',
-    "rx_metadata object": b'{"end_device_ids": {"device_id": "dev1"}, "uplink_message": {"rx_metadata": {}}}',
-    "rssi text": b'{"end_device_ids": {"device_id": "dev1"}, "uplink_message": {"rx_metadata": [{"rssi": "x"}]}}',
-    "bad time": b'{"end_device_ids": {"device_id": "dev1"}, "received_at": "yesterday", "uplink_message": {}}',
-    "bad airtime": b'{"end_device_ids": {"device_id": "dev1"}, "uplink_message": {"consumed_airtime": "long"}}',
-    "location not an object": b'{"end_device_ids": {"device_id": "dev1"}, "uplink_message": {"locations": {"a": [1, 2]}}}',
-    "latitude text": b'{"end_device_ids": {"device_id": "dev1"}, "uplink_message": {"locations": {"a": {"latitude": "north"}}}}',
-    "confirmed text": b'{"end_device_ids": {"device_id": "dev1"}, "uplink_message": {"confirmed": "yes"}}',
-    "correlation ids": b'{"end_device_ids": {"device_id": "dev1"}, "correlation_ids": [1], "uplink_message": {}}',
-    "deeply nested": b'{"x": ' * 2000 + b"1" + b"}" * 2000,
-    "too large": b'{"pad": "' + b"x" * MAX_MESSAGE_BYTES + b'"}',
+def _up(**fields: Any) -> bytes:
+    """Return an uplink of dev1 with these fields in its uplink_message."""
+    return orjson.dumps(
+        {"end_device_ids": {"device_id": "dev1"}, "uplink_message": fields}
+    )
+
+
+def _of_dev1(**body: Any) -> bytes:
+    return orjson.dumps({"end_device_ids": {"device_id": "dev1"}, **body})
+
+
+# What cannot be read, and why: the log says the reason (`Skipped a message of ...`).
+BAD_PAYLOADS: dict[str, tuple[bytes, str]] = {
+    "not json": (b"{not json", "not JSON"),
+    "not an object": (b"[1, 2, 3]", "message is not an object"),
+    "a string": (b'"uplink"', "message is not an object"),
+    "no device ids": (b'{"uplink_message": {}}', "end_device_ids is not an object"),
+    "device ids list": (
+        b'{"end_device_ids": [], "uplink_message": {}}',
+        "end_device_ids is not an object",
+    ),
+    "bad device id": (
+        b'{"end_device_ids": {"device_id": "A/B"}, "uplink_message": {}}',
+        "device_id is missing or invalid",
+    ),
+    "device id number": (
+        b'{"end_device_ids": {"device_id": 7}, "uplink_message": {}}',
+        "device_id is not a string",
+    ),
+    "unknown kind": (_of_dev1(), "no known ApplicationUp kind"),
+    "uplink list": (_of_dev1(uplink_message=[]), "uplink_message is not an object"),
+    "join number": (_of_dev1(join_accept=1), "join_accept is not an object"),
+    "solved list": (_of_dev1(location_solved=[]), "location_solved is not an object"),
+    "service list": (_of_dev1(service_data=[]), "service_data is not an object"),
+    "invalidated not a list": (
+        _of_dev1(downlink_queue_invalidated={"downlinks": {"f_port": 1}}),
+        "downlinks is not an object",
+    ),
+    "f_port text": (_up(f_port="x"), "f_port is not an integer"),
+    "f_cnt bool": (_up(f_cnt=True), "f_cnt is not an integer"),
+    "frm_payload number": (_up(frm_payload=1), "frm_payload is not a string"),
+    "decoded list": (_up(decoded_payload=[1]), "decoded_payload is not an object"),
+    "rx_metadata object": (_up(rx_metadata={}), "rx_metadata is not a list"),
+    "gateway list": (_up(rx_metadata=[[]]), "rx_metadata is not an object"),
+    "rssi text": (_up(rx_metadata=[{"rssi": "x"}]), "rssi is not a number"),
+    "version_ids list": (_up(version_ids=[]), "version_ids is not an object"),
+    "bad time": (
+        _of_dev1(received_at="yesterday", uplink_message={}),
+        "received_at is not a timestamp",
+    ),
+    "bad airtime": (_up(consumed_airtime="long"), "consumed_airtime is not a duration"),
+    "location not an object": (
+        _up(locations={"a": [1, 2]}),
+        "location is not an object",
+    ),
+    "latitude text": (
+        _up(locations={"a": {"latitude": "north"}}),
+        "latitude is not a number",
+    ),
+    "confirmed text": (_up(confirmed="yes"), "confirmed is not a boolean"),
+    "correlation ids": (
+        _of_dev1(correlation_ids=["x", 1], uplink_message={}),
+        "correlation_ids is not a list of strings",
+    ),
+    "deeply nested": (b'{"x": ' * 2000 + b"1" + b"}" * 2000, "not JSON"),
+    "too large": (
+        b'{"pad": "' + b"x" * MAX_MESSAGE_BYTES + b'"}',
+        f"message of {MAX_MESSAGE_BYTES + 11} bytes is too large",
+    ),
 }
 
 
-@pytest.mark.parametrize("payload", BAD_PAYLOADS.values(), ids=BAD_PAYLOADS.keys())
-def test_bad_input_raises_only_parse_error(payload: bytes) -> None:
-    with pytest.raises(TtnParseError):
+@pytest.mark.parametrize(
+    ("payload", "reason"), BAD_PAYLOADS.values(), ids=BAD_PAYLOADS.keys()
+)
+def test_bad_input_raises_only_parse_error(payload: bytes, reason: str) -> None:
+    with pytest.raises(TtnParseError, match=reason):
         parse_payload(payload)
 
 
-def test_downlink_message() -> None:
-    downlink = Downlink(
-        f_port=15,
-        frm_payload=b"\xbe\xef",
-        confirmed=True,
-        priority=Priority.HIGH,
-        correlation_id="ttn_mqtt:1",
-    )
-    decoded = Downlink(
-        f_port=2, decoded_payload={"led": "on"}, correlation_id="ttn_mqtt:2"
-    )
-    body = json.loads(build_downlink_message([downlink, decoded]))
-    assert body == {
-        "downlinks": [
-            {
-                "f_port": 15,
-                "frm_payload": "vu8=",
-                "priority": "HIGH",
-                "confirmed": True,
-                "correlation_ids": ["ttn_mqtt:1"],
-                "confirmed_retry": {"max_attempts": 8},
-            },
-            {
-                "f_port": 2,
-                "decoded_payload": {"led": "on"},
-                "confirmed": False,
-                "correlation_ids": ["ttn_mqtt:2"],
-            },
-        ]
-    }
-    # An empty payload is a downlink too (ApplicationDownlink.frm_payload "").
-    empty = Downlink(f_port=7, frm_payload=b"", correlation_id="ttn_mqtt:3")
-    assert empty.as_json()["frm_payload"] == ""
-    assert json.loads(build_downlink_message([])) == {"downlinks": []}
-    assert new_correlation_id().startswith("ttn_mqtt:")
-    assert new_correlation_id() != new_correlation_id()
-
-
-def test_payload_text() -> None:
-    assert decode_payload_text("be ef:01", PayloadFormat.HEX) == b"\xbe\xef\x01"
-    assert (
-        decode_payload_text(
-            base64.b64encode(b"\x00\x01").decode(), PayloadFormat.BASE64
+def test_what_cannot_be_written_as_json_is_no_message() -> None:
+    """A body decoded by another JSON reader (storage's) must be one orjson writes."""
+    with pytest.raises(TtnParseError, match="not JSON"):
+        parse_application_up(
+            {"end_device_ids": {"device_id": "dev1"}, "uplink_message": {1, 2}}
         )
-        == b"\x00\x01"
-    )
-    with pytest.raises(DownlinkError) as err:
-        decode_payload_text("xyz", PayloadFormat.HEX)
-    assert err.value.reason == "invalid_hex"
-    with pytest.raises(DownlinkError) as err:
-        decode_payload_text("!!!", PayloadFormat.BASE64)
-    assert err.value.reason == "invalid_base64"
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "reason"),
-    [
-        ({"f_port": 0, "frm_payload": b"\x01"}, "invalid_f_port"),
-        ({"f_port": 224, "frm_payload": b"\x01"}, "invalid_f_port"),
-        ({"f_port": 1}, "payload_xor_decoded"),
-        (
-            {"f_port": 1, "frm_payload": b"\x01", "decoded_payload": {}},
-            "payload_xor_decoded",
-        ),
-        ({"f_port": 1, "frm_payload": b"\x00" * 243}, "payload_too_long"),
-        ({"f_port": 1, "decoded_payload": [1]}, "decoded_not_object"),
-    ],
-)
-def test_downlink_validation(kwargs: dict[str, Any], reason: str) -> None:
-    with pytest.raises(DownlinkError) as err:
-        Downlink(correlation_id="ttn_mqtt:x", **kwargs)
-    assert err.value.reason == reason
+def test_the_largest_message_is_read() -> None:
+    """MAX_MESSAGE_BYTES is the largest message read, not the smallest refused."""
+    message = {
+        "end_device_ids": {"device_id": "dev1"},
+        "uplink_message": {"decoded_payload": {"pad": ""}},
+    }
+    pad = MAX_MESSAGE_BYTES - len(orjson.dumps(message))
+    message["uplink_message"]["decoded_payload"]["pad"] = "x" * pad
+    payload = orjson.dumps(message)
+    assert len(payload) == MAX_MESSAGE_BYTES
+    assert isinstance(parse_payload(payload), Uplink)
 
 
 def test_a_location_left_at_zero_is_zero() -> None:
-    """The server leaves zero values out: a missing longitude is 0, not an error."""
+    """The server leaves zero values out: a missing coordinate is 0, not an error."""
     location = parse_location({"latitude": 51.48})
     assert (location.latitude, location.longitude) == (51.48, 0.0)
+    location = parse_location({"longitude": -0.1, "altitude": 12.5, "source": "X"})
+    assert (location.latitude, location.longitude) == (0.0, -0.1)
+    assert (location.altitude, location.accuracy, location.source) == (12.5, None, "X")
 
 
-def test_a_time_without_its_zone_is_utc() -> None:
-    """A received_at without a zone is UTC, as the server means."""
+@pytest.mark.parametrize(
+    ("received_at", "utc"),
+    [
+        ("2024-07-06T09:19:21.5Z", datetime(2024, 7, 6, 9, 19, 21, 500000, tzinfo=UTC)),
+        # Another zone is the same instant, in UTC.
+        (
+            "2024-07-06T11:19:21.5+02:00",
+            datetime(2024, 7, 6, 9, 19, 21, 500000, tzinfo=UTC),
+        ),
+        # Without a zone it is UTC, as the server means.
+        ("2024-07-06T09:19:21.5", datetime(2024, 7, 6, 9, 19, 21, 500000, tzinfo=UTC)),
+        # From LoRaWAN's start (2015) to a year no clock means; beyond, no time.
+        ("2015-01-01T00:00:00Z", datetime(2015, 1, 1, tzinfo=UTC)),
+        ("2014-12-31T23:59:59Z", None),
+        ("0001-01-01T00:00:00Z", None),
+        ("9000-01-01T00:00:00Z", datetime(9000, 1, 1, tzinfo=UTC)),
+        ("9000-01-01T00:00:01Z", None),
+    ],
+)
+def test_received_at_is_a_utc_instant(received_at: str, utc: datetime | None) -> None:
     uplink = parse_application_up(
         {
             "end_device_ids": _device_ids(),
-            "received_at": "2024-07-06T09:19:21.150027",
+            "received_at": received_at,
             "uplink_message": {},
         }
     )
-    assert uplink.received_at == datetime(2024, 7, 6, 9, 19, 21, 150027, tzinfo=UTC)
+    assert uplink.received_at == utc
+    if utc is not None:
+        assert uplink.received_at.utcoffset() == timedelta(0)

@@ -20,7 +20,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.ttn_mqtt.const import DOMAIN, EVENT_DOWNLINK
 from custom_components.ttn_mqtt.coordinator import TtnCoordinator
-from custom_components.ttn_mqtt.protocol.downlink import Priority
+from custom_components.ttn_mqtt.protocol.downlink import MAX_DECODED_DEPTH, Priority
 
 from .common import async_wait_for
 from .translation_scan import SOURCE
@@ -247,7 +247,7 @@ async def assert_refused(
 
 NOT_JSON = (
     "The decoded payload cannot be sent as JSON: use only objects, lists, text, "
-    "numbers, true, false and null, nested at most 254 levels"
+    "numbers, true, false and null, nested at most 251 levels"
 )
 
 
@@ -358,15 +358,36 @@ async def test_invalid_downlink(
     await assert_refused(hass, network, key, message, device_id=device_id, **fields)
 
 
-async def test_largest_payload_is_accepted(
+async def test_largest_payload_on_the_highest_f_port_is_accepted(
     hass: HomeAssistant, init_integration: MockConfigEntry, network, mqtt_watcher
 ) -> None:
-    """242 bytes, the most any data rate carries, pass the check (the limit is exact)."""
+    """The most any data rate carries, 242 bytes, on the last application FPort, 223."""
     device_id = await end_device(hass, network, "th-sensor-01")
     watcher = mqtt_watcher(PUSH_TOPICS)
-    await send_downlink(hass, device_id=device_id, payload="ab" * 242)
+    await send_downlink(hass, device_id=device_id, payload="ab" * 242, f_port=223)
     _, body = await watcher.wait_for()
+    assert body["downlinks"][0]["f_port"] == 223
     assert base64.b64decode(body["downlinks"][0]["frm_payload"]) == b"\xab" * 242
+
+
+async def test_the_deepest_decoded_payload_said_is_sent(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network, mqtt_watcher
+) -> None:
+    """As deep as the error message allows is published; one level more is refused."""
+    device_id = await end_device(hass, network, "th-sensor-01")
+    watcher = mqtt_watcher(PUSH_TOPICS)
+    deepest = _nested(MAX_DECODED_DEPTH - 1)
+    await assert_refused(
+        hass,
+        network,
+        "decoded_not_json",
+        NOT_JSON,
+        device_id=device_id,
+        decoded_payload={"a": deepest},
+    )
+    await send_downlink(hass, device_id=device_id, decoded_payload=deepest)
+    _, body = await watcher.wait_for()
+    assert body["downlinks"][0]["decoded_payload"] == deepest
 
 
 async def test_unknown_device(

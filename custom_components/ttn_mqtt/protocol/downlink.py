@@ -29,8 +29,9 @@ MAX_DECODED_BYTES = 4096
 # How many times the server sends a confirmed downlink that is not acknowledged: the
 # Application Server's default (as.downlinks.confirmation.default-retry-attempts).
 CONFIRMED_ATTEMPTS = 8
-# orjson writes at most this nesting.
-MAX_DECODED_DEPTH = 254
+# orjson writes at most 254 levels, and the message puts a decoded payload three
+# levels down: {"downlinks": [{"decoded_payload": ...}]}.
+MAX_DECODED_DEPTH = 254 - 3
 
 
 class Priority(StrEnum):
@@ -89,6 +90,8 @@ class Downlink:
         if self.decoded_payload is not None:
             try:
                 size = len(_json(self.decoded_payload))
+                # Refused now rather than when its message is published.
+                build_downlink_message([self])
             except TypeError as err:  # orjson's JSONEncodeError is one
                 raise DownlinkError(
                     "decoded_not_json", f"decoded_payload is not JSON: {err}"

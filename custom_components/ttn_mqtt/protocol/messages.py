@@ -243,9 +243,12 @@ def _timestamp(parent: dict[str, Any], key: str) -> datetime | None:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise _fail(f"{key} is not a timestamp") from None
-    # The server writes UTC; a time without its zone is taken to be UTC too.
+    # The server writes UTC; a time without its zone is taken to be UTC too, and one
+    # in another zone is turned to UTC: an event says every time the same way.
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
+    else:
+        moment = moment.astimezone(UTC)
     # Go's zero time (0001-01-01), or a year no clock means: no time at all, and no
     # arithmetic on it may overflow.
     return moment if EARLIEST_TIME <= moment <= LATEST_TIME else None

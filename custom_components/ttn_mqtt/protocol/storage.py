@@ -123,8 +123,6 @@ class StoredUplinkReader:
         uplinks: list[Uplink] = []
         if not self._discarding:
             self._parse(bytes(self._buffer), uplinks)
-        self._buffer.clear()
-        self._discarding = False
         return uplinks
 
     def _parse(self, line: bytes, uplinks: list[Uplink]) -> None:
