@@ -314,6 +314,14 @@ def test_counters_are_total_increasing() -> None:
         ("gps_34_altitude", "GPS 34 altitude"),
         ("pm2_5", "PM2.5"),
         ("co2", "CO2"),
+        ("tvoc", "TVOC"),
+        ("voc_index", "VOC index"),
+        ("pm1", "PM1"),
+        ("pm10", "PM10"),
+        ("rssi", "RSSI"),
+        ("snr", "SNR"),
+        ("uv_index", "UV index"),
+        ("soil_ph", "Soil pH"),
         ("Battery(%)", "Battery"),
         ("température_2", "Température 2"),
     ],
@@ -473,6 +481,9 @@ def test_low_battery_needs_both_words(
 def test_position_roles() -> None:
     """The last word says the role; the words before it group a position's fields."""
     assert position_role("gps_34_latitude") == (("gps", "34"), "latitude")
+    assert position_role("gps_longitude") == (("gps",), "longitude")
+    assert position_role("gps_altitude") == (("gps",), "altitude")
+    assert position_role("location_accuracy") == (("location",), "accuracy")
     assert position_role("Lng") == ((), "longitude")
     assert position_role("alt") == ((), "altitude")
     assert position_role("hdop") == ((), "hdop")

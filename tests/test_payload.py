@@ -57,6 +57,9 @@ def test_nesting_of_six_levels_is_kept_seven_are_left_out() -> None:
     # An array is a level too.
     assert flatten_payload({"a": {"b": {"c": {"d": {"e": [1]}}}}}) == {"a_b_c_d_e_0": 1}
     assert flatten_payload({"a": {"b": {"c": {"d": {"e": {"f": [1]}}}}}}) == {}
+    # And so is an index.
+    assert flatten_payload({"a": {"b": {"c": {"d": [{"e": 1}]}}}}) == {"a_b_c_d_0_e": 1}
+    assert flatten_payload({"a": {"b": {"c": {"d": {"e": [{"f": 1}]}}}}}) == {}
 
 
 def test_arrays_of_8_items_are_flattened_9_are_left_out() -> None:
