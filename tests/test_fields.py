@@ -549,3 +549,41 @@ def test_numbers() -> None:
     assert number_from_text(" 12 ") == 12.0
     for text in ("NaN", "Infinity", "-inf", "x", ""):
         assert number_from_text(text) is None, text
+
+
+# Words a name writes otherwise (fields._NAME_WORDS), as a user reads them after "X".
+NAME_WORDS = {
+    "temp": "temperature", "tempc": "temperature", "hum": "humidity",
+    "bat": "battery", "batt": "battery", "batv": "battery",
+    "vbat": "battery voltage", "alt": "altitude", "fw": "firmware",
+    "co": "CO", "nh3": "NH3", "no2": "NO2", "o3": "O3", "h2s": "H2S", "ch4": "CH4",
+    "iaq": "IAQ", "sf": "SF", "gps": "GPS", "hdop": "HDOP", "pdop": "PDOP",
+    "vdop": "VDOP", "rh": "RH", "ec": "EC", "id": "ID", "eui": "EUI", "led": "LED",
+    "adc": "ADC", "pir": "PIR", "sht": "SHT", "ds": "DS", "vdd": "VDD",
+}  # fmt: skip
+UNIT_WORDS = (
+    "s", "sec", "ms", "c", "f", "v", "mv", "pct", "percent", "ppm", "ppb", "hpa",
+    "pa", "kpa", "m", "mm", "cm", "db", "dbm", "kwh", "wh", "w", "ma", "lux", "lx",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(("word", "written"), NAME_WORDS.items())
+def test_name_words(word: str, written: str) -> None:
+    """Abbreviations are spelled out and acronyms written in capitals."""
+    assert readable_name(f"level_{word}") == f"Level {written}"
+
+
+@pytest.mark.parametrize("unit", UNIT_WORDS)
+def test_units_are_left_out_of_names(unit: str) -> None:
+    """A unit after the first word is the entity's unit, not part of its name."""
+    assert readable_name(f"level_{unit}") == "Level"
+    assert readable_name(unit) == unit.capitalize()
+
+
+def test_run_together_words_and_battery_units() -> None:
+    """A quantity run together with three letters or more before it is cut off."""
+    assert readable_name("ABCVOLTAGE") == "Abc voltage"
+    assert readable_name("ABVOLTAGE") == "Abvoltage"
+    assert readable_name("level_v") == "Level"
+    assert readable_name("battery_v") == "Battery voltage"
+    assert readable_name("v_battery") == "V battery"
