@@ -587,3 +587,17 @@ def test_run_together_words_and_battery_units() -> None:
     assert readable_name("level_v") == "Level"
     assert readable_name("battery_v") == "Battery voltage"
     assert readable_name("v_battery") == "V battery"
+
+
+@pytest.mark.parametrize(
+    "quantity",
+    ["voltage", "temperature", "humidity", "pressure", "current", "power", "energy",
+     "level", "status"],
+)  # fmt: skip
+@pytest.mark.parametrize("qualifier", ["", "min", "max", "avg"])
+def test_every_run_together_quantity(quantity: str, qualifier: str) -> None:
+    """`SOILTEMPERATUREMAX` reads "Soil temperature max", as its decoder meant."""
+    key = f"SOIL{quantity}{qualifier}".upper()
+    assert readable_name(key) == " ".join(
+        word for word in ("Soil", quantity, qualifier) if word
+    )
