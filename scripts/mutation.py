@@ -53,9 +53,11 @@ TESTS: dict[str, tuple[str, ...]] = {
     "fields.py": ("tests/test_fields.py",),
 }
 
+PYCACHE = Path(tempfile.gettempdir()) / "ttn_mqtt-mutation-pycache"
+
 # Tests that take this many times their clean run (plus the margin) hang: killed.
 TIMEOUT_FACTOR = 4
-TIMEOUT_MARGIN = 10.0
+TIMEOUT_MARGIN = 5.0
 
 _COMPARE_SWAPS: dict[type[ast.cmpop], tuple[type[ast.cmpop], ...]] = {
     # An order: its boundary moved, and its negation.
@@ -328,16 +330,14 @@ def _fork(
 
 
 def _clean_run(tests: tuple[str, ...]) -> float:
-    """Run the tests on the code as it is; return how long they took.
+    """Run the tests on the code as it is; return how long a run takes, warmed up.
 
-    The modules they imported, but the project's, are then imported here, so that
-    each forked run finds them loaded.
+    The modules the first run imported, but the project's, are then imported here,
+    so that each forked run finds them loaded; a second run is timed.
     """
     with tempfile.TemporaryDirectory() as directory:
         modules_out = Path(directory) / "modules"
-        start = time.monotonic()
         _, status = os.waitpid(_fork(tests, modules_out=modules_out), 0)
-        took = time.monotonic() - start
         if code := os.waitstatus_to_exitcode(status):
             sys.exit(f"{' '.join(tests)} fail without a mutant (pytest's exit {code})")
         names = modules_out.read_text().split()
@@ -348,7 +348,9 @@ def _clean_run(tests: tuple[str, ...]) -> float:
                 importlib.import_module(name)
     if threading.active_count() > 1:
         sys.exit("an import started a thread: forking this process is not safe")
-    return took
+    start = time.monotonic()
+    os.waitpid(_fork(tests), 0)
+    return time.monotonic() - start
 
 
 @dataclass(slots=True)
@@ -382,23 +384,34 @@ def _run_mutants(
     """Run the tests against each mutant, `jobs` at once; tell outcome if it survived."""
     waiting = list(reversed(mutants))
     running: dict[int, tuple[Mutant, float]] = {}
-    while waiting or running:
-        while waiting and len(running) < jobs:
-            mutant = waiting.pop()
-            running[_fork(tests, mutant)] = (mutant, time.monotonic())
-        pid, status = os.waitpid(-1, os.WNOHANG)
-        if pid:
-            outcome(running.pop(pid)[0], os.waitstatus_to_exitcode(status) == 0)
-            continue
-        now = time.monotonic()
-        for pid, (mutant, started) in list(running.items()):
-            if now - started > timeout:
-                # Tests that hang on a mutant noticed it: killed.
-                os.killpg(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                del running[pid]
-                outcome(mutant, False)
-        time.sleep(0.01)
+    try:
+        while waiting or running:
+            while waiting and len(running) < jobs:
+                mutant = waiting.pop()
+                running[_fork(tests, mutant)] = (mutant, time.monotonic())
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid:
+                outcome(running.pop(pid)[0], os.waitstatus_to_exitcode(status) == 0)
+                continue
+            now = time.monotonic()
+            for pid, (mutant, started) in list(running.items()):
+                if now - started > timeout:
+                    # Tests that hang on a mutant noticed it: killed.
+                    _stop(pid)
+                    del running[pid]
+                    outcome(mutant, False)
+            time.sleep(0.01)
+    finally:
+        # Interrupted (Ctrl-C reaches this process group only): stop the runs too.
+        for pid in running:
+            _stop(pid)
+
+
+def _stop(pid: int) -> None:
+    """Stop a run and whatever it started (its own process group)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
 
 
 def _run_module(module: str, mutants: list[Mutant], args: argparse.Namespace) -> Result:
@@ -485,7 +498,11 @@ def _arguments() -> argparse.Namespace:
         "--tests", nargs="+", metavar="TEST", help="run these instead of TESTS[module]"
     )
     parser.add_argument(
-        "--jobs", type=int, default=1, help="mutants run at once (default: 1)"
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="mutants run at once (default: 1)",
     )
     parser.add_argument(
         "--timeout",
@@ -531,12 +548,11 @@ def main() -> int:
         for mutant in (mutant for mutants in chosen.values() for mutant in mutants):
             print(f"{mutant.where}  {mutant.change}")
         return 0
-    with tempfile.TemporaryDirectory(prefix="mutation-pycache-") as pycache:
-        # Compiled once for all runs, even with PYTHONDONTWRITEBYTECODE, and kept
-        # apart from the checkout.
-        sys.pycache_prefix = pycache
-        sys.dont_write_bytecode = False
-        results = [_run_module(module, chosen[module], args) for module in chosen]
+    # Compiled once for all runs (and the next invocation), even with
+    # PYTHONDONTWRITEBYTECODE, and kept apart from the checkout.
+    sys.pycache_prefix = str(PYCACHE)
+    sys.dont_write_bytecode = False
+    results = [_run_module(module, chosen[module], args) for module in chosen]
     _report(results, time.monotonic() - started)
     under = args.fail_under is not None and any(
         result.score < args.fail_under for result in results
