@@ -249,6 +249,11 @@ def onboard() -> None:
 
 def login() -> str:
     """Log the demo user in and return an access token."""
+    return login_tokens()["access_token"]
+
+
+def login_tokens() -> dict[str, Any]:
+    """Log the demo user in and return the token answer (access and refresh token)."""
     flow = request(
         "POST",
         "/auth/login_flow",
@@ -271,7 +276,7 @@ def login() -> str:
             "code": result["result"],
             "client_id": CLIENT_ID,
         },
-    )["access_token"]
+    )
 
 
 def add_integration(token: str, simulator: dict[str, Any]) -> None:

@@ -49,33 +49,7 @@ def start_demo(ha: str) -> subprocess.Popen[str]:
 
 def tokens() -> dict[str, Any]:
     """Log the demo user in; return the tokens as the frontend keeps them."""
-    flow = demo.request(
-        "POST",
-        "/auth/login_flow",
-        {
-            "client_id": demo.CLIENT_ID,
-            "handler": ["homeassistant", None],
-            "redirect_uri": demo.CLIENT_ID,
-        },
-    )
-    result = demo.request(
-        "POST",
-        f"/auth/login_flow/{flow['flow_id']}",
-        {
-            "client_id": demo.CLIENT_ID,
-            "username": demo.USERNAME,
-            "password": demo.PASSWORD,
-        },
-    )
-    token = demo.request(
-        "POST",
-        "/auth/token",
-        form={
-            "grant_type": "authorization_code",
-            "code": result["result"],
-            "client_id": demo.CLIENT_ID,
-        },
-    )
+    token = demo.login_tokens()
     return {
         **token,
         "hassUrl": demo.URL,
