@@ -31,7 +31,7 @@ from custom_components.ttn_mqtt.const import (
     CONF_USE_TLS,
     DOMAIN,
 )
-from custom_components.ttn_mqtt.coordinator import TtnCoordinator
+from custom_components.ttn_mqtt.protocol import session
 
 _raise_for_blocking_call = ha_loop.raise_for_blocking_call
 
@@ -88,16 +88,10 @@ def no_complaints(caplog: pytest.LogCaptureFixture) -> Generator[None]:
 @pytest.fixture(autouse=True)
 def fast_reconnect(monkeypatch: pytest.MonkeyPatch) -> None:
     """Reconnect within a fraction of a second in tests, not after seconds."""
-    monkeypatch.setattr(
-        TtnCoordinator,
-        "session_overrides",
-        {
-            "backoff_min": 0.2,
-            "backoff_max": 1.0,
-            "keepalive": 5,
-            "connect_timeout": 5.0,
-        },
-    )
+    monkeypatch.setattr(session, "BACKOFF_MIN", 0.2)
+    monkeypatch.setattr(session, "BACKOFF_MAX", 1.0)
+    monkeypatch.setattr(session, "KEEPALIVE", 5)
+    monkeypatch.setattr(session, "ATTEMPT_TIMEOUT", 5.0)
 
 
 @pytest.fixture

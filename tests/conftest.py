@@ -7,8 +7,9 @@ broker asks for `socket_enabled` (only 127.0.0.1 is reachable anyway).
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
+from yarl import URL
 
-from custom_components.ttn_mqtt.key_check import IdentityServer
+from custom_components.ttn_mqtt import key_check
 from ttn_sim import Application, Broker, Network
 
 from .auth_info_server import AuthInfoServer
@@ -76,12 +77,12 @@ def app_watcher(
 
 
 @pytest.fixture
-async def auth_info(broker: Broker) -> AsyncIterator[AuthInfoServer]:
+async def auth_info(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[AuthInfoServer]:
     """The Identity Server's auth_info of the broker's applications, asked by the code."""
     server = AuthInfoServer(broker)
     await server.start()
-    previous = IdentityServer.base_url
-    IdentityServer.base_url = server.url
+    monkeypatch.setattr(key_check, "identity_server_url", lambda host: URL(server.url))
     yield server
-    IdentityServer.base_url = previous
     await server.stop()

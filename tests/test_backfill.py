@@ -23,8 +23,9 @@ from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
 )
+from yarl import URL
 
-from custom_components.ttn_mqtt.backfill import StorageCatchUp
+from custom_components.ttn_mqtt import backfill
 from custom_components.ttn_mqtt.const import (
     CONF_BACKFILL_HOURS,
     CONF_PORT,
@@ -32,7 +33,7 @@ from custom_components.ttn_mqtt.const import (
     EVENT_UPLINK,
 )
 from custom_components.ttn_mqtt.coordinator import TtnCoordinator
-from custom_components.ttn_mqtt.protocol.storage import UplinkLedger
+from custom_components.ttn_mqtt.protocol.uplink_ledger import UplinkLedger
 from ttn_sim import Broker, Network
 from ttn_sim.network import GENERATE
 
@@ -65,7 +66,7 @@ class Bench:
 
     async def async_caught_up(self) -> None:
         """Wait until the catch-up in progress is over."""
-        await async_wait_for(lambda: not self.coordinator.ledger.catching_up)
+        await async_wait_for(lambda: not self.coordinator.fleet.ledger.backfilling)
         await self.hass.async_block_till_done()
 
     async def async_cut_and_restore(self, during: Callable[[], Any] = list) -> None:
@@ -124,12 +125,14 @@ async def bench(
     await storage.start()
     link = CuttableLink(broker.host, broker.port)
     await link.start()
-    monkeypatch.setattr(StorageCatchUp, "base_url", storage.url)
-    monkeypatch.setattr(StorageCatchUp, "settle", 0)
+    monkeypatch.setattr(
+        backfill, "storage_url", lambda host, path: URL(storage.url).with_path(path)
+    )
+    monkeypatch.setattr(backfill, "SETTLE", 0)
     # One attempt, unless a test asks for more.
-    monkeypatch.setattr(StorageCatchUp, "retry_delays", ())
+    monkeypatch.setattr(backfill, "RETRY_DELAYS", ())
     # Asked for once, unless a test of the second ask asks for it.
-    monkeypatch.setattr(StorageCatchUp, "recheck_after", None)
+    monkeypatch.setattr(backfill, "RECHECK_AFTER", None)
     # The catch-up's own default applies, whatever the shared fixture sets.
     options = dict(config_entry.options)
     options.pop(CONF_BACKFILL_HOURS, None)
@@ -169,7 +172,7 @@ async def test_first_setup_asks_for_the_last_hours(bench: Bench) -> None:
     # The server answers 401 to any other key: this request was let in.
     (request,) = bench.storage.requests
     assert request["order"] == "received_at"
-    assert request["limit"] == str(StorageCatchUp.page_size)
+    assert request["limit"] == str(backfill.PAGE_SIZE)
     # The last 24 hours, with `after` (`last` is deprecated).
     since = datetime.fromisoformat(request["after"])
     assert abs(since - (datetime.now(UTC) - timedelta(hours=24))) < timedelta(minutes=1)
@@ -267,7 +270,7 @@ async def test_a_stamp_in_another_zone_is_its_utc_instant(
     )
     await async_wait_for(lambda: len(bench.events) == 1)
     assert bench.events[0].data["received_at"] == instant.isoformat()
-    assert bench.coordinator.ledger.processed_until == instant
+    assert bench.coordinator.fleet.ledger.processed_until == instant
 
     await bench.async_cut_and_restore()
     await bench.async_caught_up()
@@ -367,7 +370,7 @@ async def test_storage_not_there_raises_one_repair_issue(
     await bench.async_caught_up()
 
     issue = ir.async_get(bench.hass).async_get_issue(
-        DOMAIN, bench.coordinator.catch_up.issue_id
+        DOMAIN, bench.coordinator.backfill.issue_id
     )
     assert issue is not None
     assert issue.translation_key == translation_key
@@ -400,22 +403,22 @@ async def test_a_hanging_storage_times_out_without_holding_setup(
     bench: Bench, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Setup does not wait on the catch-up; a timeout is said once and changes nothing else."""
-    monkeypatch.setattr(StorageCatchUp, "timeout", ClientTimeout(total=2.0))
+    monkeypatch.setattr(backfill, "TIMEOUT", ClientTimeout(total=2.0))
     bench.storage.hang = True
     await bench.async_setup()
     await bench.hass.async_block_till_done()
     # Set up while the storage still hangs.
     assert bench.storage.answered == 0
-    assert bench.coordinator.ledger.catching_up
+    assert bench.coordinator.fleet.ledger.backfilling
 
     bench.network.uplink("door-01", {"door_open": True})
     await async_wait_for(lambda: bench.events)
-    await async_wait_for(lambda: not bench.coordinator.ledger.catching_up)
+    await async_wait_for(lambda: not bench.coordinator.fleet.ledger.backfilling)
     assert len(_log_lines(caplog, "did not answer in time")) == 1
 
     await bench.async_cut_and_restore()
     await async_wait_for(lambda: len(bench.storage.requests) == 2)
-    await async_wait_for(lambda: not bench.coordinator.ledger.catching_up)
+    await async_wait_for(lambda: not bench.coordinator.fleet.ledger.backfilling)
     assert len(_log_lines(caplog, "did not answer in time")) == 1
     assert _our_issues(bench.hass) == []
     assert bench.entry.state is ConfigEntryState.LOADED
@@ -426,7 +429,7 @@ async def test_a_failing_storage_is_asked_again_while_the_gap_holds(
     bench: Bench, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A failed catch-up is tried again; live uplinks meanwhile neither wait nor close the gap."""
-    monkeypatch.setattr(StorageCatchUp, "retry_delays", (0.5, 0.5))
+    monkeypatch.setattr(backfill, "RETRY_DELAYS", (0.5, 0.5))
     await bench.async_setup()
     await bench.async_caught_up()
     bench.sent("th-sensor-01", {"temperature": 20.0})
@@ -440,7 +443,7 @@ async def test_a_failing_storage_is_asked_again_while_the_gap_holds(
     live = bench.sent("th-sensor-01", {"temperature": 23.0})
     await async_wait_for(lambda: len(bench.events) == 2)
     assert bench.temperature_state() == 23.0
-    assert bench.coordinator.ledger.catching_up
+    assert bench.coordinator.fleet.ledger.backfilling
 
     bench.storage.status = None
     await async_wait_for(lambda: bench.coordinator.counters.backfilled == 2)
@@ -461,7 +464,7 @@ async def test_unload_cancels_a_catch_up_in_progress(bench: Bench) -> None:
     bench.storage.hang = True
     await bench.async_setup()
     await async_wait_for(lambda: bench.storage.requests)
-    assert bench.coordinator.ledger.catching_up
+    assert bench.coordinator.fleet.ledger.backfilling
     assert await bench.hass.config_entries.async_unload(bench.entry.entry_id)
     assert bench.entry.state is ConfigEntryState.NOT_LOADED
 
@@ -518,7 +521,7 @@ async def test_a_gzip_bomb_is_cut_off(
     bench: Bench, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A small body that inflates past the bound fails the catch-up; the rest goes on."""
-    monkeypatch.setattr(StorageCatchUp, "max_body_bytes", 4 * 1024 * 1024)
+    monkeypatch.setattr(backfill, "MAX_BODY_BYTES", 4 * 1024 * 1024)
     good = orjson.dumps({"result": bench.network.build_uplink("door-01", {"a": 1})})
     # 64 MiB of blanks after one good line: 64 KiB on the wire.
     bomb = gzip.compress(good + b"\n" + b" " * (64 * 1024 * 1024), compresslevel=9)
@@ -555,7 +558,7 @@ async def test_a_long_gap_is_read_in_pages(
     bench: Bench, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Pages of `limit`, each after the last uplink of the one before, until a short one."""
-    monkeypatch.setattr(StorageCatchUp, "page_size", 2)
+    monkeypatch.setattr(backfill, "PAGE_SIZE", 2)
     for value in range(5):
         bench.sent("th-sensor-01", {"temperature": float(value)})
     await bench.async_setup()
@@ -569,7 +572,7 @@ async def test_an_error_in_the_stream_is_a_failed_fetch(
     bench: Bench, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """{"error": ...} after some records: asked again, not taken as the whole gap."""
-    monkeypatch.setattr(StorageCatchUp, "retry_delays", (0.1,))
+    monkeypatch.setattr(backfill, "RETRY_DELAYS", (0.1,))
     for value in range(3):
         bench.sent("th-sensor-01", {"temperature": float(value)})
     bench.storage.error_after = 1
@@ -587,7 +590,7 @@ async def test_a_rate_limit_is_waited_out_as_the_server_asks(
     bench: Bench, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """429: the next try comes after X-Rate-Limit-Retry, not after the fixed delay."""
-    monkeypatch.setattr(StorageCatchUp, "retry_delays", (3600.0,))
+    monkeypatch.setattr(backfill, "RETRY_DELAYS", (3600.0,))
     bench.sent("th-sensor-01", {"temperature": 20.0})
     bench.storage.rate_limited = 1
     bench.storage.rate_limit_retry = 0
@@ -601,7 +604,7 @@ async def test_the_gap_is_asked_for_once_more(
     bench: Bench, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What the Storage Integration wrote late is fetched a while after; once each."""
-    monkeypatch.setattr(StorageCatchUp, "recheck_after", 0.5)
+    monkeypatch.setattr(backfill, "RECHECK_AFTER", 0.5)
     bench.sent("th-sensor-01", {"temperature": 20.0})
     await bench.async_setup()
     await async_wait_for(lambda: bench.coordinator.counters.backfilled == 1)

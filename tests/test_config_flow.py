@@ -20,8 +20,9 @@ from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
 )
+from yarl import URL
 
-from custom_components.ttn_mqtt import config_flow, coordinator
+from custom_components.ttn_mqtt import config_flow, flow_forms, key_check, link
 from custom_components.ttn_mqtt.compat import device_config_entry_ids, vol
 from custom_components.ttn_mqtt.config_flow import (
     OPTIONS_SCHEMA,
@@ -44,7 +45,7 @@ from custom_components.ttn_mqtt.const import (
     DOMAIN,
     EVENT_UPLINK,
 )
-from custom_components.ttn_mqtt.key_check import IdentityServer
+from custom_components.ttn_mqtt.key_check import identity_server_url
 from custom_components.ttn_mqtt.protocol.auth_info import RIGHT_DOWN_WRITE
 from ttn_sim import Application, Broker, Network, generate_api_key
 from ttn_sim.certs import generate_tls_material
@@ -68,7 +69,7 @@ async def auth_info(
     """Point the flow's key look-ups at a local auth_info server."""
     server = AuthInfoServer()
     await server.start()
-    monkeypatch.setattr(IdentityServer, "base_url", server.url)
+    monkeypatch.setattr(key_check, "identity_server_url", lambda host: URL(server.url))
     yield server
     await server.stop()
 
@@ -539,7 +540,7 @@ async def test_silent_server_times_out(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A server that accepts the connection but never answers is cannot_connect."""
-    monkeypatch.setattr(coordinator, "CONNECT_TIMEOUT", 0.3)
+    monkeypatch.setattr(link, "CONNECT_TIMEOUT", 0.3)
     with socket.socket() as silent:
         # Connections complete in the backlog; nothing ever reads or answers them.
         silent.bind(("127.0.0.1", 0))
@@ -601,7 +602,7 @@ async def test_wrong_key_without_an_http_api_is_invalid_auth(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """When the host's HTTPS API cannot say whose the key is, it stays invalid_auth."""
-    monkeypatch.setattr(IdentityServer, "base_url", None)
+    monkeypatch.setattr(key_check, "identity_server_url", identity_server_url)
     result = await start_user_flow(hass)
     result = await configure(
         hass, result, user_input(broker, ttn_app, api_key=generate_api_key())
@@ -620,7 +621,7 @@ async def test_key_of_another_application_is_named_over_https_with_own_ca(
     tls.load_cert_chain(broker.workdir / "server.pem", broker.workdir / "server.key")
     server = AuthInfoServer()
     await server.start(tls)
-    monkeypatch.setattr(IdentityServer, "base_url", server.url)
+    monkeypatch.setattr(key_check, "identity_server_url", lambda host: URL(server.url))
     other_key = generate_api_key()
     server.keys[other_key] = "other-app"
     result = await start_user_flow(hass)
@@ -1136,8 +1137,8 @@ def test_every_field_and_error_has_a_text() -> None:
     """Each field has a label and a description; each error and abort a text."""
     config = TRANSLATIONS["config"]
     for step_id, schema in (
-        ("user", config_flow._user_schema()),
-        ("reconfigure", config_flow._reconfigure_schema()),
+        ("user", flow_forms.user_schema()),
+        ("reconfigure", flow_forms.reconfigure_schema()),
         ("reauth_confirm", REAUTH_SCHEMA),
     ):
         step = config["step"][step_id]

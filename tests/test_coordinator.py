@@ -25,8 +25,9 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
+from yarl import URL
 
-from custom_components.ttn_mqtt.backfill import StorageCatchUp
+from custom_components.ttn_mqtt import backfill, link
 from custom_components.ttn_mqtt.const import (
     CONF_API_KEY,
     CONF_CA_PEM,
@@ -36,7 +37,6 @@ from custom_components.ttn_mqtt.const import (
     EVENT_UPLINK,
     LINK_GRACE,
 )
-from custom_components.ttn_mqtt.coordinator import TtnCoordinator
 from custom_components.ttn_mqtt.protocol.session import (
     READ_CHUNK,
     SessionState,
@@ -362,7 +362,7 @@ async def test_a_refusal_of_a_known_key_is_no_reauth(
     The Things Stack answers CONNACK 5 for any error while it sets a connection up
     (mystique connect.go), its Identity Server out of reach included.
     """
-    monkeypatch.setattr(TtnCoordinator, "refusal_issue_after", 0.5)
+    monkeypatch.setattr(link, "REFUSAL_ISSUE_AFTER", 0.5)
     coordinator = init_integration.runtime_data
     await hass.async_add_executor_job(broker.refuse_connections, ttn_app, True)
     await async_wait_for(lambda: broker.count_refused() >= 3, timeout=10)
@@ -668,7 +668,11 @@ async def test_a_reconnect_racing_the_unload_starts_nothing(
     started after that outlived its entry, a rare "lingering task" error of the suite.
     """
     hass.config_entries.async_update_entry(config_entry, options={})
-    monkeypatch.setattr(StorageCatchUp, "base_url", "http://127.0.0.1:9")
+    monkeypatch.setattr(
+        backfill,
+        "storage_url",
+        lambda host, path: URL("http://127.0.0.1:9").with_path(path),
+    )
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     coordinator = config_entry.runtime_data
     stop = coordinator.session.stop
@@ -676,9 +680,9 @@ async def test_a_reconnect_racing_the_unload_starts_nothing(
     def stop_then_reconnected(*args: Any) -> None:
         stop(*args)
         # What the session thread may have handed over just before it ended.
-        coordinator._hand_over(SessionState.DISCONNECTED)
-        coordinator._hand_over(SessionState.CONNECTED)
-        coordinator._hand_over(
+        coordinator.link._hand_over(SessionState.DISCONNECTED)
+        coordinator.link._hand_over(SessionState.CONNECTED)
+        coordinator.link._hand_over(
             (
                 f"v3/{coordinator.uid}/devices/door-01/up",
                 orjson.dumps(network.build_uplink("door-01")),
@@ -686,9 +690,9 @@ async def test_a_reconnect_racing_the_unload_starts_nothing(
         )
 
     monkeypatch.setattr(coordinator.session, "stop", stop_then_reconnected)
-    first_catch_up = coordinator.catch_up._task
+    first_catch_up = coordinator.backfill._task
     assert await hass.config_entries.async_unload(config_entry.entry_id)
     # The uplink read before the stop was applied and saved, nothing started after.
     assert coordinator.counters.uplinks == 1
-    assert coordinator.catch_up._task is first_catch_up
+    assert coordinator.backfill._task is first_catch_up
     assert first_catch_up is None or first_catch_up.done()

@@ -246,6 +246,5 @@ async def test_a_solved_position_is_redacted(
         "longitude": REDACTED,
         "altitude": None,
         "accuracy": 40,
-        "source": None,
     }
     assert "52.371234" not in json.dumps(diagnostics)

@@ -28,7 +28,7 @@ from custom_components.ttn_mqtt.protocol.downlink import (
     report_details,
     unanswered_report,
 )
-from custom_components.ttn_mqtt.protocol.errors import DownlinkError
+from custom_components.ttn_mqtt.protocol.errors import DownlinkError, DownlinkProblem
 from custom_components.ttn_mqtt.protocol.messages import (
     DownlinkEvent,
     DownlinkStatus,
@@ -58,7 +58,6 @@ def _report(status: DownlinkStatus, **changes: Any) -> DownlinkEvent:
     event = DownlinkEvent(
         device=DEVICE,
         received_at=datetime(2024, 7, 6, 9, 0, tzinfo=UTC),
-        correlation_ids=("as:downlink:01",),
         raw_json=b"{}",
         status=status,
         f_port=2,
@@ -132,10 +131,10 @@ def test_payload_text() -> None:
     )
     with pytest.raises(DownlinkError) as err:
         decode_payload_text("xyz", PayloadFormat.HEX)
-    assert err.value.reason == "invalid_hex"
+    assert err.value.problem is DownlinkProblem.INVALID_HEX
     with pytest.raises(DownlinkError) as err:
         decode_payload_text("!!!", PayloadFormat.BASE64)
-    assert err.value.reason == "invalid_base64"
+    assert err.value.problem is DownlinkProblem.INVALID_BASE64
 
 
 @pytest.mark.parametrize(
@@ -182,7 +181,7 @@ def test_the_limits_are_sent(kwargs: dict[str, Any]) -> None:
 def test_downlink_validation(kwargs: dict[str, Any], reason: str) -> None:
     with pytest.raises(DownlinkError) as err:
         Downlink(correlation_id="ttn_mqtt:x", **kwargs)
-    assert err.value.reason == reason
+    assert err.value.problem is DownlinkProblem[reason.upper()]
 
 
 def test_our_correlation_id_among_the_servers() -> None:

@@ -29,20 +29,18 @@ except ImportError:
         CONCENTRATION_MICROGRAMS_PER_CUBIC_METER as MICROGRAMS_PER_CUBIC_METER,
     )
 
+from custom_components.ttn_mqtt.field_table import SENSOR_FIELDS
 from custom_components.ttn_mqtt.fields import (
-    SENSOR_FIELDS,
-    FieldSpec,
     binary_sensor_class,
     field_platform,
     find_position_keys,
     is_coordinate,
     is_number,
-    number_from_text,
     position_role,
     readable_name,
-    sensor_spec,
+    sensor_description,
 )
-from custom_components.ttn_mqtt.payload import flatten_payload
+from custom_components.ttn_mqtt.payload import finite_number, flatten_payload
 
 from .uplinks import load_decoder
 
@@ -200,8 +198,8 @@ def test_field_table(
     key: str, value: float, expected: tuple[str | None, str | None]
 ) -> None:
     """Common decoder field names map to their unit and device class."""
-    spec = sensor_spec(key, value)
-    assert (spec.device_class, spec.unit) == expected
+    spec = sensor_description(key, value)
+    assert (spec.device_class, spec.native_unit_of_measurement) == expected
 
 
 @pytest.mark.parametrize(("key", "value", "expected"), NAMES)
@@ -209,8 +207,12 @@ def test_every_name_of_the_readme(
     key: str, value: float, expected: tuple[str | None, str | None, str]
 ) -> None:
     """Each name of the README's table gives its class, unit and state class."""
-    spec = sensor_spec(key, value)
-    assert (spec.device_class, spec.unit, spec.state_class) == expected
+    spec = sensor_description(key, value)
+    assert (
+        spec.device_class,
+        spec.native_unit_of_measurement,
+        spec.state_class,
+    ) == expected
 
 
 def test_the_readme_lists_the_names_of_the_table() -> None:
@@ -250,8 +252,8 @@ NOISE = (
 
 @pytest.mark.parametrize("noise", NOISE)
 def test_channel_numbers_and_sensor_tags_are_looked_past(noise: str) -> None:
-    spec = sensor_spec(f"humidity_{noise}", 50)
-    assert (spec.device_class, spec.unit) == ("humidity", "%")
+    spec = sensor_description(f"humidity_{noise}", 50)
+    assert (spec.device_class, spec.native_unit_of_measurement) == ("humidity", "%")
 
 
 @pytest.mark.parametrize(
@@ -278,7 +280,7 @@ def test_channel_numbers_and_sensor_tags_are_looked_past(noise: str) -> None:
 def test_units_by_range_change_at_the_readmes_bounds(
     key: str, value: float, unit: str | None
 ) -> None:
-    assert sensor_spec(key, value).unit == unit
+    assert sensor_description(key, value).native_unit_of_measurement == unit
 
 
 def test_field_table_is_valid_for_home_assistant() -> None:
@@ -286,13 +288,15 @@ def test_field_table_is_valid_for_home_assistant() -> None:
     for name, rule in SENSOR_FIELDS.items():
         specs = (
             [rule]
-            if isinstance(rule, FieldSpec)
+            if not callable(rule)
             else [rule(value) for value in (1, 3.3, 50, 500, 5000, 50000, 200000)]
         )
         for spec in specs:
             if spec.device_class is None:
                 continue
-            assert spec.unit in DEVICE_CLASS_UNITS[spec.device_class], name
+            assert (
+                spec.native_unit_of_measurement in DEVICE_CLASS_UNITS[spec.device_class]
+            ), name
             assert spec.state_class in DEVICE_CLASS_STATE_CLASSES[spec.device_class], (
                 name
             )
@@ -301,7 +305,9 @@ def test_field_table_is_valid_for_home_assistant() -> None:
 def test_counters_are_total_increasing() -> None:
     """Counters (`count`, `pulses`, `door_open_times`) add up; they are not measurements."""
     for key in ("count", "open_count", "pulses", "DOOR_OPEN_TIMES"):
-        assert sensor_spec(key, 12).state_class is SensorStateClass.TOTAL_INCREASING
+        assert (
+            sensor_description(key, 12).state_class is SensorStateClass.TOTAL_INCREASING
+        )
 
 
 @pytest.mark.parametrize(
@@ -364,8 +370,8 @@ def test_real_decoder_fields(
         for payload in load_decoder(fixture)["decoded_payloads"]
         if key in (fields := flatten_payload(payload))
     )
-    spec = sensor_spec(key, value)
-    assert (readable_name(key), spec.device_class, spec.unit) == (
+    spec = sensor_description(key, value)
+    assert (readable_name(key), spec.device_class, spec.native_unit_of_measurement) == (
         name,
         device_class,
         unit,
@@ -389,8 +395,8 @@ def test_units_and_acronyms_in_names(
     key: str, name: str, device_class: str | None, unit: str | None
 ) -> None:
     """A unit in a name is the entity's unit, not part of its name; acronyms stay capitals."""
-    spec = sensor_spec(key, 12)
-    assert (readable_name(key), spec.device_class, spec.unit) == (
+    spec = sensor_description(key, 12)
+    assert (readable_name(key), spec.device_class, spec.native_unit_of_measurement) == (
         name,
         device_class,
         unit,
@@ -545,10 +551,10 @@ def test_numbers() -> None:
     assert not is_number(True)
     assert not is_number("1")
     assert not is_number(None)
-    assert number_from_text("-0.9") == -0.9
-    assert number_from_text(" 12 ") == 12.0
+    assert finite_number("-0.9") == -0.9
+    assert finite_number(" 12 ") == 12.0
     for text in ("NaN", "Infinity", "-inf", "x", ""):
-        assert number_from_text(text) is None, text
+        assert finite_number(text) is None, text
 
 
 # Words a name writes otherwise (fields._NAME_WORDS), as a user reads them after "X".

@@ -19,12 +19,12 @@ import orjson
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.ttn_mqtt import coordinator as coordinator_module, skipped
+from custom_components.ttn_mqtt import link, skipped
 from custom_components.ttn_mqtt.const import CONF_PORT, DOMAIN
-from custom_components.ttn_mqtt.coordinator import TtnCoordinator
 from custom_components.ttn_mqtt.payload import MAX_FIELDS
-from custom_components.ttn_mqtt.protocol.session import DEFAULT_KEEPALIVE
-from custom_components.ttn_mqtt.protocol.storage import UplinkLedger
+from custom_components.ttn_mqtt.protocol import session
+from custom_components.ttn_mqtt.protocol.session import KEEPALIVE
+from custom_components.ttn_mqtt.protocol.uplink_ledger import UplinkLedger
 
 from .common import async_wait_for
 from .tcp_link import CuttableLink
@@ -74,7 +74,7 @@ async def test_an_uplink_from_the_future_does_not_freeze_the_device(
     )
     assert hass.states.get(TEMPERATURE).state == "2.5"
     limit = dt_util.utcnow() + UplinkLedger.CLOCK_TOLERANCE
-    assert coordinator.ledger.processed_until <= limit
+    assert coordinator.fleet.ledger.processed_until <= limit
     # Last seen is never in the future either.
     assert coordinator.devices["th-sensor-01"].last_seen <= dt_util.utcnow()
 
@@ -120,8 +120,8 @@ def test_a_stored_ledger_with_go_zero_time_loads() -> None:
         }
     )
     assert ledger.processed_until is None
-    assert ledger.start_catch_up() is None
-    ledger.finish_catch_up()
+    assert ledger.start_backfill() is None
+    ledger.finish_backfill()
 
 
 async def test_a_late_join_does_not_take_last_seen_back(
@@ -172,7 +172,7 @@ async def test_deep_sensor_hints_leave_the_store_saveable(
             },
         },
     )
-    await coordinator._store.async_save()
+    await coordinator.fleet.async_save()
     saved = hass_storage[f"ttn_mqtt.{init_integration.entry_id}"]["data"]
     assert saved["devices"]["th-sensor-01"]["sensor_attr"] == {
         "temperature": {"unit_of_measurement": "°F"}
@@ -204,7 +204,7 @@ async def test_a_store_with_deep_hints_from_an_older_version_loads_and_saves(
     }
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
-    await config_entry.runtime_data._store.async_save()
+    await config_entry.runtime_data.fleet.async_save()
     assert hass_storage[key]["data"]["devices"]["th-sensor-01"]["sensor_attr"] == {}
     assert await hass.config_entries.async_unload(config_entry.entry_id)
 
@@ -296,11 +296,10 @@ async def test_a_dead_link_is_noticed_within_two_keepalives(
     to notice (up to 40 s); the suite runs it scaled down.
     """
     # paho gives up two keepalives after the last byte at most: 45 s with the defaults.
-    assert 2 * DEFAULT_KEEPALIVE <= 45
+    assert 2 * KEEPALIVE <= 45
     defaults = os.environ.get("TTN_MQTT_BLACKHOLE_DEFAULTS") == "1"
-    keepalive = DEFAULT_KEEPALIVE if defaults else 2
-    overrides = {**TtnCoordinator.session_overrides, "keepalive": keepalive}
-    monkeypatch.setattr(TtnCoordinator, "session_overrides", overrides)
+    keepalive = KEEPALIVE if defaults else 2
+    monkeypatch.setattr(session, "KEEPALIVE", keepalive)
     link = CuttableLink(broker.host, broker.port)
     await link.start()
     hass.config_entries.async_update_entry(
@@ -345,16 +344,16 @@ async def test_a_burst_of_new_devices_yields_to_the_loop(
         clock[0] += 0.015
         return clock[0]
 
-    monkeypatch.setattr(coordinator_module, "monotonic", slow_clock)
+    monkeypatch.setattr(link, "monotonic", slow_clock)
     drains: list[int] = []
-    drain = coordinator._drain
+    drain = coordinator.link._drain
 
     def counted_drain() -> None:
-        before = len(coordinator._inbox)
+        before = len(coordinator.link._inbox)
         drain()
-        drains.append(before - len(coordinator._inbox))
+        drains.append(before - len(coordinator.link._inbox))
 
-    monkeypatch.setattr(coordinator, "_drain", counted_drain)
+    monkeypatch.setattr(coordinator.link, "_drain", counted_drain)
     template = network.build_uplink("door-01", {"door_open": True})
     stalls = [0.0]
 

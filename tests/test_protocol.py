@@ -20,7 +20,6 @@ from custom_components.ttn_mqtt.protocol.messages import (
     DownlinkStatus,
     JoinAccept,
     LocationSolved,
-    ServiceData,
     Uplink,
     parse_application_up,
     parse_location,
@@ -221,15 +220,11 @@ def test_parse_captured_uplink() -> None:
     assert uplink.device.dev_eui == "22D11357891CB769"
     assert uplink.device.join_eui == "70B3D57ED002E4B5"
     assert uplink.device.dev_addr == "260B7500"
-    assert uplink.correlation_ids == ("gs:uplink:01J23NEGJP1XSAFZQDQVD01HY8",)
     assert uplink.received_at == datetime(2024, 7, 6, 9, 19, 21, 381960, tzinfo=UTC)
     assert (uplink.f_port, uplink.f_cnt) == (1, 41)
     assert uplink.frm_payload == "AQAIAQAIAwIBNilnAPYqAgJYKwIPYCxlB9g="
     assert uplink.decoded_payload["gps_34"]["altitude"] == 310
-    assert uplink.frequency == 868100000
     assert uplink.spreading_factor == 7
-    assert uplink.bandwidth == 125000
-    assert uplink.coding_rate == "4/5"
     assert uplink.consumed_airtime == pytest.approx(0.082176)
     assert uplink.best_gateway.gateway_id == "eui-a840411dbd104150"
     assert [(g.gateway_id, g.rssi, g.snr) for g in uplink.gateways] == [
@@ -241,11 +236,7 @@ def test_parse_captured_uplink() -> None:
         "lht65",
     )
     location = uplink.locations["frm-payload"]
-    assert (location.latitude, location.longitude, location.source) == (
-        48.1,
-        9.2,
-        "SOURCE_GPS",
-    )
+    assert (location.latitude, location.longitude) == (48.1, 9.2)
     assert not uplink.simulated
     assert not uplink.confirmed
     # The whole message, as received, for diagnostics and the store.
@@ -268,8 +259,7 @@ def test_parse_version_ids() -> None:
         versions.model_id,
         versions.hardware_version,
         versions.firmware_version,
-        versions.band_id,
-    ) == ("dragino", "lht65", "1.2", "1.8", "EU_863_870")
+    ) == ("dragino", "lht65", "1.2", "1.8")
 
 
 def test_the_best_gateway_is_the_loudest() -> None:
@@ -302,23 +292,8 @@ def test_parse_tolerates_every_omitted_field() -> None:
     assert uplink.decoded_payload is None
     assert uplink.gateways == ()
     assert uplink.best_gateway is None
-    assert uplink.frequency is None
     assert uplink.version_ids is None
     assert uplink.device.application_id == ""
-    assert uplink.correlation_ids == ()
-
-
-def test_parse_old_coding_rate_place_and_numeric_frequency() -> None:
-    message = copy.deepcopy(CAPTURED_UPLINK)
-    settings = message["uplink_message"]["settings"]
-    del settings["data_rate"]["lora"]["coding_rate"]
-    settings["coding_rate"] = "4/6"
-    settings["frequency"] = 867100000
-    message["uplink_message"]["rx_metadata"] = [{"gateway_ids": {"gateway_id": "g"}}]
-    uplink = parse_application_up(message)
-    assert uplink.coding_rate == "4/6"
-    assert uplink.frequency == 867100000
-    assert uplink.best_gateway.gateway_id == "g"
 
 
 def test_parse_simulated_uplink() -> None:
@@ -460,7 +435,7 @@ def test_parse_queue_invalidated() -> None:
     assert parse_application_up(message).f_port is None
 
 
-def test_parse_location_solved_and_service_data() -> None:
+def test_parse_location_solved() -> None:
     solved = parse_application_up(
         {
             "end_device_ids": _device_ids(),
@@ -473,14 +448,6 @@ def test_parse_location_solved_and_service_data() -> None:
     assert isinstance(solved, LocationSolved)
     assert solved.service == "lora-cloud-device-management-v1-wifi"
     assert (solved.location.latitude, solved.location.accuracy) == (52.1, 20)
-    service = parse_application_up(
-        {
-            "end_device_ids": _device_ids(),
-            "service_data": {"service": "lora-cloud", "data": {"x": 1}},
-        }
-    )
-    assert isinstance(service, ServiceData)
-    assert (service.service, service.data) == ("lora-cloud", {"x": 1})
 
 
 def _up(**fields: Any) -> bytes:
@@ -516,7 +483,10 @@ BAD_PAYLOADS: dict[str, tuple[bytes, str]] = {
     "uplink list": (_of_dev1(uplink_message=[]), "uplink_message is not an object"),
     "join number": (_of_dev1(join_accept=1), "join_accept is not an object"),
     "solved list": (_of_dev1(location_solved=[]), "location_solved is not an object"),
-    "service list": (_of_dev1(service_data=[]), "service_data is not an object"),
+    "service data": (
+        _of_dev1(service_data={"data": {}}),
+        "message carries no known ApplicationUp kind",
+    ),
     "invalidated not a list": (
         _of_dev1(downlink_queue_invalidated={"downlinks": {"f_port": 1}}),
         "downlinks is not an object",
@@ -543,10 +513,6 @@ BAD_PAYLOADS: dict[str, tuple[bytes, str]] = {
         "latitude is not a number",
     ),
     "confirmed text": (_up(confirmed="yes"), "confirmed is not a boolean"),
-    "correlation ids": (
-        _of_dev1(correlation_ids=["x", 1], uplink_message={}),
-        "correlation_ids is not a list of strings",
-    ),
     "deeply nested": (b'{"x": ' * 2000 + b"1" + b"}" * 2000, "not JSON"),
     "too large": (
         b'{"pad": "' + b"x" * MAX_MESSAGE_BYTES + b'"}',
@@ -590,7 +556,7 @@ def test_a_location_left_at_zero_is_zero() -> None:
     assert (location.latitude, location.longitude) == (51.48, 0.0)
     location = parse_location({"longitude": -0.1, "altitude": 12.5, "source": "X"})
     assert (location.latitude, location.longitude) == (0.0, -0.1)
-    assert (location.altitude, location.accuracy, location.source) == (12.5, None, "X")
+    assert (location.altitude, location.accuracy) == (12.5, None)
 
 
 @pytest.mark.parametrize(
@@ -623,3 +589,32 @@ def test_received_at_is_a_utc_instant(received_at: str, utc: datetime | None) ->
     assert uplink.received_at == utc
     if utc is not None:
         assert uplink.received_at.utcoffset() == timedelta(0)
+
+
+def test_a_field_never_read_may_have_any_type() -> None:
+    """What the integration does not use cannot drop an uplink (issue #18).
+
+    Frequency, bandwidth, coding rate, band and the gateway's and device's other IDs
+    of another type than the server sends were once parsed, and the uplink dropped.
+    """
+    message = copy.deepcopy(CAPTURED_UPLINK)
+    message["end_device_ids"]["join_eui"] = 7
+    message["end_device_ids"]["dev_addr"] = ["260B7500"]
+    up = message["uplink_message"]
+    up["settings"]["frequency"] = {"mhz": 868.1}
+    up["settings"]["data_rate"]["lora"]["bandwidth"] = "wide"
+    up["settings"]["data_rate"]["lora"]["coding_rate"] = 5
+    up["rx_metadata"][0]["gateway_ids"] = {"gateway_id": 42}
+    up["rx_metadata"][1]["gateway_ids"] = "far-away"
+    up["version_ids"] = {"brand_id": "dragino", "band_id": 1}
+    up["locations"]["frm-payload"]["source"] = 3
+    message["correlation_ids"] = "gs:uplink:01J23NEGJP1XSAFZQDQVD01HY8"
+    uplink = parse_application_up(message)
+    assert isinstance(uplink, Uplink)
+    assert (
+        uplink.decoded_payload == CAPTURED_UPLINK["uplink_message"]["decoded_payload"]
+    )
+    assert [(g.gateway_id, g.rssi) for g in uplink.gateways] == [("", -54), ("", -110)]
+    assert uplink.device.join_eui is None
+    assert uplink.version_ids is not None
+    assert uplink.version_ids.brand_id == "dragino"

@@ -142,7 +142,7 @@ async def test_a_damaged_store_loses_only_what_is_damaged(
     device = coordinator.devices["th-sensor-01"]
     assert device.uplink is None
     assert device.solved_location is None
-    assert coordinator.ledger.processed_until is None
+    assert coordinator.fleet.ledger.processed_until is None
     assert hass.states.get("sensor.th_sensor_01_temperature").state == "21.5"
     assert hass.states.get("sensor.th_sensor_01_last_seen").state == (
         "2026-11-26T01:00:00+00:00"

@@ -29,8 +29,8 @@ from custom_components.ttn_mqtt.const import (
     CONF_STALE_HOURS,
     DOMAIN,
 )
-from custom_components.ttn_mqtt.fields import sensor_spec
-from custom_components.ttn_mqtt.sensor import with_hint
+from custom_components.ttn_mqtt.fields import sensor_description
+from custom_components.ttn_mqtt.payload import sensor_hints
 
 from .common import async_wait_for
 from .uplinks import as_written, send_decoder_output, shows, uplink_and_wait
@@ -577,5 +577,11 @@ async def test_deleted_device_returns_when_it_reports(
 )
 def test_hints(hint: Any, expected: tuple[Any, Any, Any]) -> None:
     """Hints are validated against what Home Assistant accepts."""
-    spec = with_hint(sensor_spec("temperature", 20.0), hint)
-    assert (spec.device_class, spec.unit, spec.state_class) == expected
+    # As an uplink brings it: kept to the shape used, then applied.
+    kept = sensor_hints({"temperature": hint}).get("temperature")
+    spec = sensor_description("temperature", 20.0, kept)
+    assert (
+        spec.device_class,
+        spec.native_unit_of_measurement,
+        spec.state_class,
+    ) == expected

@@ -18,8 +18,8 @@ from pytest_homeassistant_custom_component.common import (
     async_capture_events,
 )
 
+from custom_components.ttn_mqtt import downlink_sender
 from custom_components.ttn_mqtt.const import DOMAIN, EVENT_DOWNLINK
-from custom_components.ttn_mqtt.coordinator import TtnCoordinator
 from custom_components.ttn_mqtt.protocol.downlink import MAX_DECODED_DEPTH, Priority
 
 from .common import async_wait_for
@@ -458,7 +458,7 @@ async def test_application_device(
         "not_end_device",
         "test-app is an application on The Things Network, not an end device: "
         "choose one of its end devices",
-        device_id=coordinator.application_device_id,
+        device_id=coordinator.fleet.application_device_id,
         payload="01",
     )
 
@@ -527,7 +527,7 @@ async def test_a_downlink_the_server_never_answers_fails_as_no_answer(
     The simulated server, as The Things Stack, publishes nothing for a downlink its
     formatter cannot encode; here its queue request handling is switched off.
     """
-    monkeypatch.setattr(TtnCoordinator, "downlink_answer_timeout", 0.5)
+    monkeypatch.setattr(downlink_sender, "ANSWER_TIMEOUT", 0.5)
     monkeypatch.setattr(network, "_handle_request", lambda *args: None)
     device_id = await end_device(hass, network, "door-01")
     reports = async_capture_events(hass, EVENT_DOWNLINK)
@@ -549,14 +549,14 @@ async def test_an_answered_downlink_gets_no_no_answer(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Once the server reported the downlink queued, the bound no longer applies."""
-    monkeypatch.setattr(TtnCoordinator, "downlink_answer_timeout", 0.5)
+    monkeypatch.setattr(downlink_sender, "ANSWER_TIMEOUT", 0.5)
     device_id = await end_device(hass, network, "door-01")
     reports = async_capture_events(hass, EVENT_DOWNLINK)
     await send_downlink(hass, device_id=device_id, payload="01")
     await async_wait_for(lambda: reports)
     await asyncio.sleep(1)
     assert "failed" not in [report.data["status"] for report in reports]
-    assert not init_integration.runtime_data._unanswered
+    assert not init_integration.runtime_data.downlinks._unanswered
 
 
 async def test_device_picker_offers_end_devices_only(
@@ -585,4 +585,4 @@ async def test_device_picker_offers_end_devices_only(
         )
 
     await async_wait_for(lambda: passes(end_device_id))
-    assert not passes(coordinator.application_device_id)
+    assert not passes(coordinator.fleet.application_device_id)

@@ -17,14 +17,13 @@ from custom_components.ttn_mqtt.protocol.messages import (
     Uplink,
     parse_application_up,
 )
-from custom_components.ttn_mqtt.protocol.storage import (
+from custom_components.ttn_mqtt.protocol.storage_integration import (
     StoredStreamError,
     StoredUplinkReader,
-    UplinkLedger,
-    is_older,
     storage_query,
     storage_uplinks_path,
 )
+from custom_components.ttn_mqtt.protocol.uplink_ledger import UplinkLedger, is_older
 
 PLUS_TWO = timezone(timedelta(hours=2))
 
@@ -271,7 +270,7 @@ def test_ledger_holds_its_place_while_a_gap_is_filled() -> None:
     """Live uplinks after a gap do not move processed_until; fetched ones do, in order."""
     ledger = UplinkLedger()
     ledger.add(_uplink("dev-1", 1, "2024-07-06T09:00:00Z"))
-    assert ledger.start_catch_up() == datetime(2024, 7, 6, 8, 59, 50, tzinfo=UTC)
+    assert ledger.start_backfill() == datetime(2024, 7, 6, 8, 59, 50, tzinfo=UTC)
 
     ledger.add(_uplink("dev-1", 9, "2024-07-06T10:00:00Z"))
     assert ledger.processed_until == datetime(2024, 7, 6, 9, 0, tzinfo=UTC)
@@ -280,7 +279,7 @@ def test_ledger_holds_its_place_while_a_gap_is_filled() -> None:
     # The live uplink is still known: fetched again, it is a duplicate.
     assert not ledger.add(_uplink("dev-1", 9, "2024-07-06T10:00:00Z"), fetched=True)
 
-    ledger.finish_catch_up()
+    ledger.finish_backfill()
     assert ledger.processed_until == datetime(2024, 7, 6, 10, 0, tzinfo=UTC)
     ledger.add(_uplink("dev-1", 10, "2024-07-06T10:05:00Z"))
     assert ledger.processed_until == datetime(2024, 7, 6, 10, 5, tzinfo=UTC)
@@ -342,7 +341,7 @@ def test_ledger_keeps_the_overlap_and_forgets_what_is_older() -> None:
 def test_ledger_keys_are_bounded() -> None:
     """Past MAX_KEYS, the oldest key is forgotten first."""
     ledger = UplinkLedger()
-    ledger.start_catch_up()
+    ledger.start_backfill()
     count = UplinkLedger.MAX_KEYS
     for f_cnt in range(count):
         ledger.add(_uplink("dev-1", f_cnt, "2024-07-06T09:00:00Z"))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import importlib
 from itertools import product
 from pathlib import Path
+import re
 from typing import Any
 
 from homeassistant.const import Platform
@@ -52,39 +53,9 @@ class KeyUse:
     placeholders: frozenset[str] | None = None
 
 
-def _failed_connects() -> set[str]:
-    session = importlib.import_module(f"{PACKAGE}.protocol.session")
-    return {
-        result.value
-        for result in session.ConnectResult
-        if result is not session.ConnectResult.CONNECTED
-    }
-
-
-def _payload_formats() -> set[str]:
-    downlink = importlib.import_module(f"{PACKAGE}.protocol.downlink")
-    return {payload_format.value for payload_format in downlink.PayloadFormat}
-
-
-def _downlink_error_reasons() -> set[str]:
-    """Return every reason the protocol layer raises a DownlinkError with."""
-    reasons: set[str] = set()
-    for path in sorted((SOURCE / "protocol").glob("*.py")):
-        module = SourceModule(path, f"{PACKAGE}.protocol.{path.stem}")
-        for node in ast.walk(module.tree):
-            if _called_name(node) == "DownlinkError":
-                reasons |= module.keys_of(node.args[0])
-    return reasons
-
-
 # Keys the code computes from values this scanner cannot follow: the expression as
 # written in the code, and where its values come from.
-COMPUTED: dict[str, Callable[[], set[str]]] = {
-    "result.value": _failed_connects,
-    "ConnectResult.MISSING_RIGHTS.value": lambda: {"missing_rights"},
-    "err.reason": _downlink_error_reasons,
-    "payload_format.value": _payload_formats,
-}
+COMPUTED: dict[str, Callable[[], set[str]]] = {}
 
 
 def _called_name(node: ast.AST) -> str | None:
@@ -169,6 +140,12 @@ class SourceModule:
             and (narrowed := self._narrowed(node.value)) is not None
         ):
             return {value.value for value in narrowed}
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Name)
+            and node.value.id.isupper()
+        ):
+            return self._mapped_keys(node.value.id, node.slice)
         source = ast.unparse(node)
         if source in COMPUTED:
             return COMPUTED[source]()
@@ -178,6 +155,23 @@ class SourceModule:
             f"{self.where(node)}: cannot tell which translation keys `{source}` "
             f"takes; teach {Path(__file__).name}"
         )
+
+    def _mapped_keys(self, name: str, key: ast.expr) -> set[str]:
+        """Return what a mapping of translation_keys.py gives for a key (narrowed)."""
+        mapping = getattr(importlib.import_module(f"{PACKAGE}.translation_keys"), name)
+        if isinstance(key, ast.Name):
+            if (narrowed := self._narrowed(key)) is not None:
+                return {mapping[value] for value in narrowed}
+            return set(mapping.values())
+        if (
+            isinstance(key, ast.Attribute)
+            and isinstance(key.value, ast.Name)
+            and key.value.id[:1].isupper()
+        ):
+            # A member, as ConnectResult.MISSING_RIGHTS.
+            return {mapping[self.evaluate(key)]}
+        # An attribute of a local value (err.problem): any key of the mapping.
+        return set(mapping.values())
 
     def _f_string_keys(self, node: ast.JoinedStr) -> set[str]:
         parts = [self.keys_of(value) for value in node.values]
@@ -319,6 +313,19 @@ class IntegrationScan:
             )
         return module.name
 
+    def _description_platform(
+        self, module: SourceModule, node: ast.AST, name: str
+    ) -> str:
+        """Return the platform of a description: its module's, else its class's name."""
+        if module.name in {platform.value for platform in Platform}:
+            return module.name
+        # BinarySensorEntityDescription -> binary_sensor.
+        words = re.findall(r"[A-Z][a-z]+", name.removesuffix("EntityDescription"))
+        platform = "_".join(words).lower()
+        if platform not in {platform.value for platform in Platform}:
+            raise UnresolvedKey(f"{module.where(node)}: a description of {name}")
+        return platform
+
     def _entity_attribute_uses(self, module: SourceModule) -> Iterator[KeyUse]:
         """`_attr_translation_key = "key"`, in a class or in its __init__."""
         for node in ast.walk(module.tree):
@@ -363,7 +370,13 @@ class IntegrationScan:
         elif name == "async_create_issue":
             section = ("issues",)
         elif name and name.endswith("Description"):
-            section = ("entity", self._platform(module, call))
+            section = ("entity", self._description_platform(module, call, name))
+            placeholders = None
+        elif name == "replace":
+            # dataclasses.replace of a description: the function says which it returns.
+            function = module.enclosing(call, (ast.FunctionDef, ast.AsyncFunctionDef))
+            returns = ast.unparse(function.returns) if function else ""
+            section = ("entity", self._description_platform(module, call, returns))
             placeholders = None
         elif name == "SelectSelectorConfig":
             for selector in module.keys_of(key):

@@ -13,8 +13,8 @@ from homeassistant.helpers.typing import ConfigType
 from .backfill import storage_issue_id
 from .const import DOMAIN
 from .coordinator import TtnCoordinator, TtnMqttConfigEntry
+from .device_store import async_remove_store
 from .services import async_setup_services
-from .store import async_remove_store
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import Any
 
 from homeassistant.components.binary_sensor import (
     BinarySensorDeviceClass,
@@ -15,14 +14,13 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import TtnCoordinator, TtnMqttConfigEntry
 from .entity import (
-    FIELD_KEY_PREFIX,
     NewKeys,
     TtnApplicationEntity,
     TtnDeviceEntity,
     async_add_device_entities,
 )
-from .fields import binary_sensor_class, readable_name
-from .store import TtnDevice
+from .fields import binary_sensor_description
+from .models import TtnDevice
 
 PARALLEL_UPDATES = 0
 
@@ -69,27 +67,13 @@ class TtnFieldBinarySensor(TtnDeviceEntity, BinarySensorEntity):
         self, coordinator: TtnCoordinator, device: TtnDevice, key: str
     ) -> None:
         """Take the device class from the decoder's hint, else from the field's name."""
-        super().__init__(coordinator, device.device_id, f"{FIELD_KEY_PREFIX}{key}")
+        self.entity_description = binary_sensor_description(
+            key, device.sensor_attr.get(key)
+        )
+        super().__init__(coordinator, device.device_id, self.entity_description.key)
         self.field = key
-        self._attr_name = readable_name(key)
-        self._attr_device_class = _hinted_class(
-            device.sensor_attr.get(key)
-        ) or binary_sensor_class(key)
-        if self._attr_device_class is None:
-            self._attr_translation_key = "flag"  # for its icons (icons.json)
 
     def _refresh(self, device: TtnDevice) -> Hashable:
         value = device.fields.get(self.field)
         self._attr_is_on = value if isinstance(value, bool) else None
         return self._attr_is_on
-
-
-def _hinted_class(hint: Any) -> BinarySensorDeviceClass | None:
-    if not isinstance(hint, dict) or not isinstance(
-        device_class := hint.get("device_class"), str
-    ):
-        return None
-    try:
-        return BinarySensorDeviceClass(device_class)
-    except ValueError:
-        return None

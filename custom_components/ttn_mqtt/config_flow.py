@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 import logging
 import ssl
 from typing import Any
@@ -15,44 +15,32 @@ from homeassistant.config_entries import (
     OptionsFlow,
 )
 from homeassistant.core import callback
-from homeassistant.data_entry_flow import AbortFlow, section
-from homeassistant.helpers.selector import (
-    BooleanSelector,
-    NumberSelector,
-    NumberSelectorConfig,
-    NumberSelectorMode,
-    SelectSelector,
-    SelectSelectorConfig,
-    SelectSelectorMode,
-    TextSelector,
-    TextSelectorConfig,
-    TextSelectorType,
-)
+from homeassistant.data_entry_flow import AbortFlow
 
-from .compat import vol
 from .const import (
     CONF_API_KEY,
     CONF_APP_EUI,
     CONF_APP_ID,
-    CONF_BACKFILL_HOURS,
     CONF_CA_PEM,
     CONF_HOST,
     CONF_PORT,
-    CONF_SIGNAL_ENTITIES,
-    CONF_STALE_HOURS,
     CONF_TENANT,
     CONF_USE_TLS,
-    DEFAULT_BACKFILL_HOURS,
-    DEFAULT_HOST,
     DEFAULT_PORT,
-    DEFAULT_SIGNAL_ENTITIES,
-    DEFAULT_STALE_HOURS,
-    DEFAULT_TENANT,
     DOMAIN,
-    TTN_CLUSTERS,
 )
-from .coordinator import TtnMqttConfigEntry, async_connect_once, settings_from_data
-from .key_check import IdentityServer, KeyInfo, KeyStatus
+from .coordinator import TtnMqttConfigEntry
+from .flow_forms import (
+    OPTIONS_SCHEMA,
+    REAUTH_SCHEMA,
+    SECTION_CONNECTION,
+    flat_values,
+    form_values,
+    reconfigure_schema,
+    user_schema,
+)
+from .key_check import KeyInfo, KeyStatus, async_check_key
+from .link import async_connect_once, settings_from_data
 from .protocol.auth_info import RIGHT_DOWN_WRITE, RIGHT_TRAFFIC_READ
 from .protocol.ids import (
     application_uid,
@@ -62,132 +50,11 @@ from .protocol.ids import (
     normalize_eui,
     normalize_host,
 )
-from .protocol.session import ConnectResult, client_ssl_context
+from .protocol.session import ConnectResult
+from .protocol.tls import client_ssl_context
+from .translation_keys import CONNECT_ERRORS
 
 _LOGGER = logging.getLogger(__name__)
-
-MAX_STALE_HOURS = 8760
-MAX_BACKFILL_HOURS = 720
-
-# Not "current-password": the browser must not fill in the Home Assistant password.
-_API_KEY_SELECTOR = TextSelector(
-    TextSelectorConfig(type=TextSelectorType.PASSWORD, autocomplete="off")
-)
-_TEXT_SELECTOR = TextSelector()
-_PEM_SELECTOR = TextSelector(TextSelectorConfig(multiline=True))
-
-
-def _hours_selector(maximum: int) -> Callable[[Any], int]:
-    return vol.All(
-        NumberSelector(
-            NumberSelectorConfig(
-                min=0,
-                max=maximum,
-                step=1,
-                mode=NumberSelectorMode.BOX,
-                unit_of_measurement="h",
-            )
-        ),
-        vol.Coerce(int),
-    )
-
-
-# The connection details most users never touch, in a collapsed section of the form.
-SECTION_CONNECTION = "connection"
-SECTION_FIELDS = (CONF_PORT, CONF_USE_TLS, CONF_CA_PEM)
-
-
-def _connection_fields(collapsed: bool = True) -> dict[vol.Marker, Any]:
-    """Return where to connect, shared by the user and reconfigure steps.
-
-    A new schema for every form: Home Assistant writes a form's suggested values into
-    a section's schema, which must not carry them over to another form. The tenant
-    only has a suggested value, not a default: a default would come back when a user
-    of The Things Stack Open Source empties the field. Only a self-hosted stack with a
-    private CA needs the CA field.
-    """
-    return {
-        vol.Required(CONF_HOST, default=DEFAULT_HOST): SelectSelector(
-            SelectSelectorConfig(
-                options=list(TTN_CLUSTERS),
-                custom_value=True,
-                mode=SelectSelectorMode.DROPDOWN,
-            )
-        ),
-        vol.Optional(
-            CONF_TENANT, description={"suggested_value": DEFAULT_TENANT}
-        ): _TEXT_SELECTOR,
-        vol.Required(SECTION_CONNECTION): section(
-            vol.Schema(
-                {
-                    vol.Required(CONF_PORT, default=DEFAULT_PORT): vol.All(
-                        NumberSelector(
-                            NumberSelectorConfig(
-                                min=1, max=65535, step=1, mode=NumberSelectorMode.BOX
-                            )
-                        ),
-                        vol.Coerce(int),
-                    ),
-                    vol.Required(CONF_USE_TLS, default=True): BooleanSelector(),
-                    vol.Optional(CONF_CA_PEM): _PEM_SELECTOR,
-                }
-            ),
-            {"collapsed": collapsed},
-        ),
-    }
-
-
-def _user_schema(collapsed: bool = True) -> vol.Schema:
-    return vol.Schema(
-        {
-            **_connection_fields(collapsed),
-            vol.Required(CONF_APP_ID): _TEXT_SELECTOR,
-            vol.Optional(CONF_APP_EUI): _TEXT_SELECTOR,
-            vol.Required(CONF_API_KEY): _API_KEY_SELECTOR,
-        }
-    )
-
-
-def _reconfigure_schema(collapsed: bool = True) -> vol.Schema:
-    # The stored key is never sent to the browser: left empty, the field keeps it.
-    return vol.Schema(
-        {
-            **_connection_fields(collapsed),
-            vol.Optional(CONF_API_KEY): _API_KEY_SELECTOR,
-        }
-    )
-
-
-def _form_values(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Return flat values (as the entry stores them) as the form holds them."""
-    values = {key: value for key, value in data.items() if key not in SECTION_FIELDS}
-    values[SECTION_CONNECTION] = {
-        key: data[key] for key in SECTION_FIELDS if key in data
-    }
-    return values
-
-
-def _flat_values(user_input: Mapping[str, Any]) -> dict[str, Any]:
-    """Return a form's input flat, as the entry stores it."""
-    values = dict(user_input)
-    values.update(values.pop(SECTION_CONNECTION, {}))
-    return values
-
-
-REAUTH_SCHEMA = vol.Schema({vol.Required(CONF_API_KEY): _API_KEY_SELECTOR})
-OPTIONS_SCHEMA = vol.Schema(
-    {
-        vol.Required(
-            CONF_SIGNAL_ENTITIES, default=DEFAULT_SIGNAL_ENTITIES
-        ): BooleanSelector(),
-        vol.Required(CONF_STALE_HOURS, default=DEFAULT_STALE_HOURS): _hours_selector(
-            MAX_STALE_HOURS
-        ),
-        vol.Required(
-            CONF_BACKFILL_HOURS, default=DEFAULT_BACKFILL_HOURS
-        ): _hours_selector(MAX_BACKFILL_HOURS),
-    }
-)
 
 
 def _clean(user_input: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -293,7 +160,7 @@ class TtnConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             data, errors = await self._async_clean(
-                {CONF_TENANT: "", **_flat_values(user_input)}
+                {CONF_TENANT: "", **flat_values(user_input)}
             )
             if not errors:
                 await self.async_set_unique_id(_unique_id(data))
@@ -306,7 +173,7 @@ class TtnConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="user",
             data_schema=self.add_suggested_values_to_schema(
                 # Open where an error is shown for its fields.
-                _user_schema(collapsed=SECTION_CONNECTION not in errors),
+                user_schema(collapsed=SECTION_CONNECTION not in errors),
                 user_input,
             ),
             errors=errors,
@@ -352,7 +219,7 @@ class TtnConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            typed = {CONF_TENANT: "", **_flat_values(user_input)}
+            typed = {CONF_TENANT: "", **flat_values(user_input)}
             if not typed.get(CONF_API_KEY):
                 typed.pop(CONF_API_KEY, None)
             changes, errors = await self._async_clean(typed)
@@ -375,14 +242,14 @@ class TtnConfigFlow(ConfigFlow, domain=DOMAIN):
                 errors["base"] = error
         else:
             self._placeholders = _connection_placeholders(entry.data)
-        suggested = user_input or _form_values(
+        suggested = user_input or form_values(
             {key: value for key, value in entry.data.items() if key != CONF_API_KEY}
         )
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
                 # Open when the entry does not use the defaults, or shows an error.
-                _reconfigure_schema(
+                reconfigure_schema(
                     collapsed=SECTION_CONNECTION not in errors
                     and _uses_default_connection(entry.data)
                 ),
@@ -443,7 +310,7 @@ class TtnConfigFlow(ConfigFlow, domain=DOMAIN):
                 key.application_id == data[CONF_APP_ID]
                 and RIGHT_TRAFFIC_READ not in key.rights
             ):
-                return ConnectResult.MISSING_RIGHTS.value
+                return CONNECT_ERRORS[ConnectResult.MISSING_RIGHTS]
             if key.status is KeyStatus.KNOWN and RIGHT_DOWN_WRITE not in key.rights:
                 _LOGGER.warning(
                     "The API key of %s may not send downlinks: give it the right "
@@ -456,10 +323,10 @@ class TtnConfigFlow(ConfigFlow, domain=DOMAIN):
             if owner not in (None, data[CONF_APP_ID]):
                 self._placeholders["key_app_id"] = owner
                 return "wrong_application"
-        return result.value
+        return CONNECT_ERRORS[result]
 
     async def _async_check_key(self, data: Mapping[str, Any]) -> KeyInfo:
-        return await IdentityServer.async_check_key(
+        return await async_check_key(
             self.hass, data[CONF_HOST], data[CONF_API_KEY], data.get(CONF_CA_PEM)
         )
 

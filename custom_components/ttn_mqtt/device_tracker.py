@@ -13,9 +13,10 @@ from homeassistant.helpers.restore_state import RestoreEntity
 
 from .coordinator import TtnCoordinator, TtnMqttConfigEntry
 from .entity import NewKeys, TtnDeviceEntity, async_add_device_entities
-from .fields import find_position_keys, is_number, number_from_text
+from .fields import find_position_keys, is_number
+from .models import TtnDevice
+from .payload import finite_number
 from .protocol.messages import Location
-from .store import TtnDevice
 
 PARALLEL_UPDATES = 0
 
@@ -138,8 +139,8 @@ class TtnDeviceTracker(TtnDeviceEntity, TrackerEntity, RestoreEntity):
             if self._keys is None:
                 return None
         keys = self._keys
-        latitude = _number(fields.get(keys["latitude"]))
-        longitude = _number(fields.get(keys["longitude"]))
+        latitude = finite_number(fields.get(keys["latitude"]))
+        longitude = finite_number(fields.get(keys["longitude"]))
         if latitude is None or longitude is None or not _valid(latitude, longitude):
             return None
         return (
@@ -186,13 +187,5 @@ def _valid(latitude: float, longitude: float) -> bool:
     )
 
 
-def _number(value: Any) -> float | None:
-    if is_number(value):
-        return value
-    if isinstance(value, str):
-        return number_from_text(value)
-    return None
-
-
 def _optional(fields: Mapping[str, Any], key: str | None) -> float | None:
-    return None if key is None else _number(fields.get(key))
+    return None if key is None else finite_number(fields.get(key))

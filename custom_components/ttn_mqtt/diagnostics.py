@@ -23,8 +23,8 @@ from homeassistant.helpers.device_registry import DeviceEntry
 
 from .const import CONF_API_KEY, CONF_CA_PEM
 from .coordinator import TtnCoordinator, TtnMqttConfigEntry
-from .fields import position_role
-from .store import TtnDevice
+from .fields import is_coordinate_name
+from .models import TtnDevice
 
 TO_REDACT = {CONF_API_KEY, CONF_CA_PEM}
 
@@ -126,8 +126,7 @@ def _is_coordinate(key: Any, value: Any) -> bool:
     return (
         isinstance(key, str)
         and isinstance(value, int | float | str)
-        and (position := position_role(key)) is not None
-        and position[1] in ("latitude", "longitude")
+        and is_coordinate_name(key)
     )
 
 

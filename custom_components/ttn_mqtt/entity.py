@@ -11,12 +11,7 @@ from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import TtnCoordinator, TtnMqttConfigEntry
-from .fields import field_platform
-from .store import TtnDevice
-
-# Decoded fields get this before their key in unique ids, so that a field named like a
-# fixed entity (`rssi`, `last_seen`) never takes that entity's id.
-FIELD_KEY_PREFIX = "field_"
+from .models import TtnDevice
 
 
 class TtnApplicationEntity(Entity):
@@ -137,26 +132,19 @@ class NewKeys:
     def new_fields(self, device: TtnDevice, platform: str) -> list[tuple[str, Any]]:
         """Return the device's fields that platform shows and has no entity for yet.
 
-        Every field with a known value gets its platform then (see claim_field), and
-        counts as made for this one, whichever platform shows it.
+        Every field the fleet gave a platform counts as made for this one, whichever
+        platform shows it.
         """
         made = self.made(device)
+        platforms = device.field_platforms
         new: list[tuple[str, Any]] = []
         for key, value in device.fields.items():
-            if key in made or (owner := claim_field(device, key, value)) is None:
+            if key in made or (owner := platforms.get(key)) is None:
                 continue
             made.add(key)
             if owner == platform:
                 new.append((key, value))
         return new
-
-
-def claim_field(device: TtnDevice, key: str, value: Any) -> str | None:
-    """Return the platform that shows a field, deciding it on its first known value."""
-    platform = device.field_platforms.get(key)
-    if platform is None and (platform := field_platform(key, value)) is not None:
-        device.field_platforms[key] = platform
-    return platform
 
 
 @callback

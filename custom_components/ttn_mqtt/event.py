@@ -8,9 +8,9 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import TtnCoordinator, TtnMqttConfigEntry
 from .entity import NewKeys, TtnDeviceEntity, async_add_device_entities
+from .models import TtnDevice
 from .protocol.downlink import report_details
 from .protocol.messages import DownlinkEvent, DownlinkStatus
-from .store import TtnDevice
 
 PARALLEL_UPDATES = 0
 

@@ -1,7 +1,7 @@
 """Asking The Things Stack's Identity Server what an API key is, over HTTPS.
 
 The config flow asks it to name the application of a refused key and to check a new
-key's rights; the coordinator asks it whether a refused connection is a refused key.
+key's rights; the link asks it whether a refused connection is a refused key.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from enum import StrEnum
 from http import HTTPStatus
 import logging
 import ssl
-from typing import Any, ClassVar
 
 from aiohttp import ClientError, hdrs
 from homeassistant.core import HomeAssistant
@@ -25,7 +24,7 @@ from .protocol.auth_info import (
     key_application_id,
     key_rights,
 )
-from .protocol.session import client_ssl_context
+from .protocol.tls import client_ssl_context
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -50,54 +49,45 @@ class KeyInfo:
     rights: frozenset[str] = field(default_factory=frozenset)
 
 
-class IdentityServer:
-    """The Identity Server of a stack, asked over HTTPS with the key as bearer token."""
+# Asking only improves an error or a decision: never wait long for it (seconds).
+CHECK_TIMEOUT = 10.0
 
-    # Tests point this at a local server; users' checks ask the host's HTTPS API.
-    base_url: ClassVar[str | None] = None
-    # Asking only improves an error or a decision: never wait long for it.
-    timeout: ClassVar[float] = 10.0
 
-    @classmethod
-    async def async_check_key(
-        cls, hass: HomeAssistant, host: str, api_key: str, ca_pem: str | None
-    ) -> KeyInfo:
-        """Return what the Identity Server of host says of api_key."""
-        base = (
-            URL(cls.base_url)
-            if cls.base_url
-            else URL.build(scheme="https", host=identity_server_host(host))
-        )
-        options: dict[str, Any] = {}
-        try:
-            if base.scheme == "https":
-                # What the MQTT session trusts, a self-hosted stack's CA included.
-                options["ssl"] = await hass.async_add_executor_job(
-                    client_ssl_context, ca_pem
-                )
-            async with (
-                asyncio.timeout(cls.timeout),
-                async_get_clientsession(hass).get(
-                    base.with_path(AUTH_INFO_PATH),
-                    headers={hdrs.AUTHORIZATION: f"Bearer {api_key}"},
-                    **options,
-                ) as response,
+def identity_server_url(host: str) -> URL:
+    """Return the address of the Identity Server that knows the keys of host's stack."""
+    return URL.build(scheme="https", host=identity_server_host(host))
+
+
+async def async_check_key(
+    hass: HomeAssistant, host: str, api_key: str, ca_pem: str | None
+) -> KeyInfo:
+    """Return what the Identity Server of host says of api_key, asked over HTTPS."""
+    try:
+        # What the MQTT session trusts, a self-hosted stack's CA included.
+        ssl_context = await hass.async_add_executor_job(client_ssl_context, ca_pem)
+        async with (
+            asyncio.timeout(CHECK_TIMEOUT),
+            async_get_clientsession(hass).get(
+                identity_server_url(host).with_path(AUTH_INFO_PATH),
+                headers={hdrs.AUTHORIZATION: f"Bearer {api_key}"},
+                ssl=ssl_context,
+            ) as response,
+        ):
+            if response.status in (
+                HTTPStatus.BAD_REQUEST,
+                HTTPStatus.UNAUTHORIZED,
+                HTTPStatus.FORBIDDEN,
             ):
-                if response.status in (
-                    HTTPStatus.BAD_REQUEST,
-                    HTTPStatus.UNAUTHORIZED,
-                    HTTPStatus.FORBIDDEN,
-                ):
-                    return KeyInfo(KeyStatus.REFUSED)
-                if response.status != HTTPStatus.OK:
-                    _LOGGER.debug("auth_info answered HTTP %s", response.status)
-                    return KeyInfo(KeyStatus.UNKNOWN)
-                answer = await response.json(content_type=None)
-        # ValueError: an answer that is not JSON; SSLError, TypeError: a bad CA.
-        except (ClientError, TimeoutError, ValueError, ssl.SSLError, TypeError) as err:
-            _LOGGER.debug("auth_info could not be asked: %s", err)
-            return KeyInfo(KeyStatus.UNKNOWN)
-        return KeyInfo(KeyStatus.KNOWN, key_application_id(answer), key_rights(answer))
+                return KeyInfo(KeyStatus.REFUSED)
+            if response.status != HTTPStatus.OK:
+                _LOGGER.debug("auth_info answered HTTP %s", response.status)
+                return KeyInfo(KeyStatus.UNKNOWN)
+            answer = await response.json(content_type=None)
+    # ValueError: an answer that is not JSON; SSLError, TypeError: a bad CA.
+    except (ClientError, TimeoutError, ValueError, ssl.SSLError, TypeError) as err:
+        _LOGGER.debug("auth_info could not be asked: %s", err)
+        return KeyInfo(KeyStatus.UNKNOWN)
+    return KeyInfo(KeyStatus.KNOWN, key_application_id(answer), key_rights(answer))
 
 
 def refuses_key(key: KeyInfo, app_id: str) -> bool:

@@ -101,9 +101,25 @@ def _add_measurement(fields: dict[str, Any], item: dict[str, Any]) -> None:
     if isinstance(value, str):
         # Their decoders turn negative readings into text ("-0.9"); "NaN" is unknown.
         with suppress(ValueError):
-            value = number if math.isfinite(number := float(value)) else None
+            value = finite_number(float(value))
     key = SENSECAP_MEASUREMENTS.get(measurement_id, f"measurement_{measurement_id}")
     fields[key] = value
+
+
+def finite_number(value: Any) -> float | None:
+    """Return a field's value as a number: a number, or one a decoder wrote as text.
+
+    "NaN" and "Infinity", which JavaScript decoders write for a missing reading, are
+    None, as is anything else: Home Assistant refuses non-finite values.
+    """
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def sensor_hints(raw: Any) -> dict[str, dict[str, str]]:

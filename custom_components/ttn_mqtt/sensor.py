@@ -9,8 +9,6 @@ import logging
 from typing import Any
 
 from homeassistant.components.sensor import (
-    DEVICE_CLASS_STATE_CLASSES,
-    DEVICE_CLASS_UNITS,
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
@@ -30,20 +28,10 @@ from homeassistant.helpers.typing import StateType
 
 from .const import CONF_SIGNAL_ENTITIES, DEFAULT_SIGNAL_ENTITIES
 from .coordinator import TtnCoordinator, TtnMqttConfigEntry
-from .entity import (
-    FIELD_KEY_PREFIX,
-    NewKeys,
-    TtnDeviceEntity,
-    async_add_device_entities,
-)
-from .fields import (
-    FieldSpec,
-    is_number,
-    number_from_text,
-    readable_name,
-    sensor_spec,
-)
-from .store import TtnDevice
+from .entity import NewKeys, TtnDeviceEntity, async_add_device_entities
+from .fields import is_number, sensor_description, text_description
+from .models import TtnDevice
+from .payload import finite_number
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -53,12 +41,6 @@ PARALLEL_UPDATES = 0
 MAX_STATE_LENGTH = 255
 # Marks the uplink sensors as made, among field keys: no field has an empty key.
 UPLINK_SENSORS_MADE = ""
-# A device class that is not a number cannot come from a decoder's hint.
-_NOT_NUMERIC = {
-    SensorDeviceClass.DATE,
-    SensorDeviceClass.ENUM,
-    SensorDeviceClass.TIMESTAMP,
-}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,8 +48,9 @@ class TtnUplinkSensorDescription(SensorEntityDescription):
     """A sensor of what the network says of a device's uplinks."""
 
     value_fn: Callable[[TtnDevice], StateType | datetime]
-    # Radio details: disabled by default, and made only with the signal_entities option.
-    signal: bool = True
+    # Radio details (the sensors disabled by default) are made only with the
+    # signal_entities option.
+    entity_registry_enabled_default: bool = False
 
 
 def _best_gateway_value(name: str) -> Callable[[TtnDevice], float | None]:
@@ -135,7 +118,6 @@ UPLINK_SENSORS: tuple[TtnUplinkSensorDescription, ...] = (
         translation_key="last_seen",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_registry_enabled_default=True,
-        signal=False,
         value_fn=lambda device: device.last_seen,
     ),
 )
@@ -152,7 +134,7 @@ async def async_setup_entry(
     descriptions = tuple(
         description
         for description in UPLINK_SENSORS
-        if with_signal or not description.signal
+        if with_signal or description.entity_registry_enabled_default
     )
     if not with_signal:
         _remove_signal_sensors(hass, entry)
@@ -182,7 +164,11 @@ async def async_setup_entry(
 def _remove_signal_sensors(hass: HomeAssistant, entry: TtnMqttConfigEntry) -> None:
     """Remove the radio sensors of every device once the option turned them off."""
     registry = er.async_get(hass)
-    keys = {description.key for description in UPLINK_SENSORS if description.signal}
+    keys = {
+        description.key
+        for description in UPLINK_SENSORS
+        if not description.entity_registry_enabled_default
+    }
     for entity in er.async_entries_for_config_entry(registry, entry.entry_id):
         # Unique ids are "<application>/<device id>/<key>"; neither id has a "/".
         parts = entity.unique_id.split("/", 2)
@@ -202,10 +188,9 @@ class TtnUplinkSensor(TtnDeviceEntity, SensorEntity):
         device_id: str,
         description: TtnUplinkSensorDescription,
     ) -> None:
-        """Describe the sensor; signal ones start disabled, as they are rarely wanted."""
+        """Describe the sensor; radio ones start disabled, as they are rarely wanted."""
         super().__init__(coordinator, device_id, description.key)
         self.entity_description = description
-        self._attr_entity_registry_enabled_default = not description.signal
 
     def _refresh(self, device: TtnDevice) -> Hashable:
         value = self.entity_description.value_fn(device)
@@ -225,25 +210,15 @@ class TtnFieldSensor(TtnDeviceEntity, SensorEntity):
         self, coordinator: TtnCoordinator, device: TtnDevice, key: str, value: Any
     ) -> None:
         """Describe the field from its name, its first value and the decoder's hints."""
-        super().__init__(coordinator, device.device_id, f"{FIELD_KEY_PREFIX}{key}")
-        self.field = key
-        self._attr_name = readable_name(key)
         self._numeric = is_number(value)
+        self.entity_description = (
+            sensor_description(key, value, device.sensor_attr.get(key))
+            if self._numeric
+            else text_description(key)
+        )
+        super().__init__(coordinator, device.device_id, self.entity_description.key)
+        self.field = key
         self._warned = False
-        if not self._numeric:
-            self._attr_translation_key = "text"
-            return
-        spec = with_hint(sensor_spec(key, value), device.sensor_attr.get(key))
-        self._attr_device_class = spec.device_class
-        self._attr_native_unit_of_measurement = spec.unit
-        self._attr_state_class = spec.state_class
-        if spec.device_class is None:
-            # Its icon: a device class brings one, the rest get ours (icons.json).
-            self._attr_translation_key = (
-                "counter"
-                if spec.state_class is SensorStateClass.TOTAL_INCREASING
-                else "measurement"
-            )
 
     def _refresh(self, device: TtnDevice) -> Hashable:
         value = device.fields.get(self.field)
@@ -259,9 +234,7 @@ class TtnFieldSensor(TtnDeviceEntity, SensorEntity):
         return value
 
     def _number(self, value: Any) -> float | None:
-        if is_number(value):
-            return value
-        if isinstance(value, str) and (number := number_from_text(value)) is not None:
+        if (number := finite_number(value)) is not None:
             return number
         if not self._warned:
             self._warned = True
@@ -272,49 +245,4 @@ class TtnFieldSensor(TtnDeviceEntity, SensorEntity):
                 self.device_id,
                 value,
             )
-        return None
-
-
-def with_hint(spec: FieldSpec, hint: Any) -> FieldSpec:
-    """Apply a decoder's `_sensor_attr` hint over a spec; invalid parts are ignored.
-
-    A hint's device class is dropped when its unit does not fit it, and a state class
-    that does not fit the device class is replaced by one that does, as Home Assistant
-    would refuse the pair.
-    """
-    if not isinstance(hint, dict):
-        return spec
-    device_class = _member(SensorDeviceClass, hint.get("device_class"))
-    if device_class in _NOT_NUMERIC:
-        device_class = None
-    state_class = _member(SensorStateClass, hint.get("state_class"))
-    unit = hint.get("unit_of_measurement")
-    if not isinstance(unit, str) or not unit:
-        unit = None
-    if device_class is None and unit is None and state_class is None:
-        return spec
-    if device_class is None:
-        device_class, unit = spec.device_class, unit or spec.unit
-    elif unit is None and device_class == spec.device_class:
-        unit = spec.unit
-    if device_class is not None and unit not in DEVICE_CLASS_UNITS.get(
-        device_class, {unit}
-    ):
-        device_class = None
-    state_class = state_class or spec.state_class
-    if (
-        device_class is not None
-        and (allowed := DEVICE_CLASS_STATE_CLASSES.get(device_class)) is not None
-        and state_class not in allowed
-    ):
-        state_class = min(allowed) if allowed else None
-    return FieldSpec(device_class, unit, state_class)
-
-
-def _member[EnumT: (SensorDeviceClass, SensorStateClass)](
-    enum: type[EnumT], value: Any
-) -> EnumT | None:
-    try:
-        return enum(value)
-    except (ValueError, TypeError):
         return None

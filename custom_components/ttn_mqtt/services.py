@@ -34,6 +34,7 @@ from .protocol.downlink import (
 from .protocol.errors import DownlinkError
 from .protocol.ids import is_valid_id
 from .protocol.topics import DownlinkMode
+from .translation_keys import DOWNLINK_ERRORS
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -187,7 +188,7 @@ def _downlink(data: Mapping[str, Any]) -> Downlink:
     except DownlinkError as err:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
-            translation_key=err.reason,
+            translation_key=DOWNLINK_ERRORS[err.problem],
             translation_placeholders=placeholders,
         ) from err
 

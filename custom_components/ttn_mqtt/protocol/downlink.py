@@ -14,7 +14,7 @@ import uuid
 
 import orjson
 
-from .errors import DownlinkError
+from .errors import DownlinkError, DownlinkProblem
 from .messages import DownlinkEvent, DownlinkStatus, EndDeviceIds
 
 F_PORT_MIN = 1
@@ -74,18 +74,19 @@ class Downlink:
             or not F_PORT_MIN <= self.f_port <= F_PORT_MAX
         ):
             raise DownlinkError(
-                "invalid_f_port", f"f_port must be {F_PORT_MIN} to {F_PORT_MAX}"
+                DownlinkProblem.INVALID_F_PORT,
+                f"f_port must be {F_PORT_MIN} to {F_PORT_MAX}",
             )
         if (self.frm_payload is None) == (self.decoded_payload is None):
             raise DownlinkError(
-                "payload_xor_decoded",
+                DownlinkProblem.PAYLOAD_XOR_DECODED,
                 "give exactly one of payload and decoded_payload",
             )
         if self.decoded_payload is not None and not isinstance(
             self.decoded_payload, dict
         ):
             raise DownlinkError(
-                "decoded_not_object", "decoded_payload must be an object"
+                DownlinkProblem.DECODED_NOT_OBJECT, "decoded_payload must be an object"
             )
         if self.decoded_payload is not None:
             try:
@@ -94,18 +95,19 @@ class Downlink:
                 build_downlink_message([self])
             except TypeError as err:  # orjson's JSONEncodeError is one
                 raise DownlinkError(
-                    "decoded_not_json", f"decoded_payload is not JSON: {err}"
+                    DownlinkProblem.DECODED_NOT_JSON,
+                    f"decoded_payload is not JSON: {err}",
                 ) from None
             if size > MAX_DECODED_BYTES:
                 raise DownlinkError(
-                    "decoded_too_large",
+                    DownlinkProblem.DECODED_TOO_LARGE,
                     f"decoded_payload is {size} bytes as JSON; "
                     f"at most {MAX_DECODED_BYTES} are sent",
                 )
         # An empty payload is a valid downlink (the FPort alone can mean something).
         if self.frm_payload is not None and len(self.frm_payload) > MAX_PAYLOAD_BYTES:
             raise DownlinkError(
-                "payload_too_long",
+                DownlinkProblem.PAYLOAD_TOO_LONG,
                 f"the payload is {len(self.frm_payload)} bytes; "
                 f"at most {MAX_PAYLOAD_BYTES} fit in a downlink",
             )
@@ -177,7 +179,6 @@ def unanswered_report(
     return DownlinkEvent(
         device=device,
         received_at=now,
-        correlation_ids=(),
         raw_json=b"{}",
         status=DownlinkStatus.FAILED,
         f_port=downlink.f_port,
@@ -232,7 +233,9 @@ def decode_payload_text(text: str, payload_format: PayloadFormat) -> bytes:
         return base64.b64decode(text.strip(), validate=True)
     except (ValueError, binascii.Error):
         raise DownlinkError(
-            f"invalid_{payload_format.value}",
+            DownlinkProblem.INVALID_HEX
+            if payload_format is PayloadFormat.HEX
+            else DownlinkProblem.INVALID_BASE64,
             f"the payload is not valid {payload_format.value}",
         ) from None
 

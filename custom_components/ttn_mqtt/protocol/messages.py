@@ -1,22 +1,36 @@
 """Typed parsing of The Things Stack's `ApplicationUp` messages.
 
 The server leaves out zero, false and empty values, so every field but the device's
-IDs is optional here. Anything that is not what the server sends raises TtnParseError,
-and nothing else, so that a caller can count and skip it.
+IDs is optional here. Only what the integration uses is parsed: a field it reads that
+is not what the server sends raises TtnParseError, and nothing else, so that a caller
+can count and skip the message; a field only shown (a gateway's or a device's other
+IDs) is taken as absent when it is not text; the rest is never looked at.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 import re
 from typing import Any, TypedDict
 
 import orjson
 
-from .errors import TtnParseError
 from .ids import is_valid_id
+from .json_values import (
+    as_object,
+    duration,
+    fail,
+    flag,
+    integer,
+    label,
+    number,
+    optional_object,
+    strings,
+    text,
+    timestamp,
+)
 
 # Real uplinks are about 2 KB; anything far larger is not from The Things Stack.
 MAX_MESSAGE_BYTES = 256 * 1024
@@ -52,7 +66,6 @@ class Location:
     longitude: float
     altitude: float | None = None
     accuracy: float | None = None
-    source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +85,6 @@ class VersionIds:
     model_id: str | None
     hardware_version: str | None
     firmware_version: str | None
-    band_id: str | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,7 +93,6 @@ class Message:
 
     device: EndDeviceIds
     received_at: datetime | None
-    correlation_ids: tuple[str, ...]
     # The whole message as received, as JSON: a fraction of the memory of the decoded
     # object, which is only needed to store it or to show it in diagnostics.
     raw_json: bytes = field(repr=False, compare=False)
@@ -105,9 +116,6 @@ class Uplink(Message):
     simulated: bool
     gateways: tuple[GatewayReception, ...]
     spreading_factor: int | None
-    bandwidth: int | None
-    coding_rate: str | None
-    frequency: int | None
     consumed_airtime: float | None
     locations: dict[str, Location]
     version_ids: VersionIds | None
@@ -157,112 +165,7 @@ class LocationSolved(Message):
     location: Location
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ServiceData(Message):
-    """Data from an application package (e.g. a LoRa Cloud service)."""
-
-    service: str | None
-    data: dict[str, Any]
-
-
-type ApplicationUp = Uplink | JoinAccept | DownlinkEvent | LocationSolved | ServiceData
-
-
-def _fail(what: str) -> TtnParseError:
-    return TtnParseError(what)
-
-
-def _object(value: Any, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _fail(f"{what} is not an object")
-    return value
-
-
-def _optional_object(parent: dict[str, Any], key: str) -> dict[str, Any]:
-    value = parent.get(key)
-    return {} if value is None else _object(value, key)
-
-
-def _text(parent: dict[str, Any], key: str) -> str | None:
-    value = parent.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    raise _fail(f"{key} is not a string")
-
-
-def _int(parent: dict[str, Any], key: str) -> int | None:
-    """Read an integer; the server sends 64-bit ones (e.g. frequency) as strings."""
-    value = parent.get(key)
-    if value is None:
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value)
-        except ValueError:
-            pass
-    raise _fail(f"{key} is not an integer")
-
-
-def _number(parent: dict[str, Any], key: str) -> float | None:
-    value = parent.get(key)
-    if value is None:
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value
-    raise _fail(f"{key} is not a number")
-
-
-def _bool(parent: dict[str, Any], key: str) -> bool:
-    value = parent.get(key, False)
-    if isinstance(value, bool):
-        return value
-    raise _fail(f"{key} is not a boolean")
-
-
-def _strings(parent: dict[str, Any], key: str) -> tuple[str, ...]:
-    value = parent.get(key)
-    if value is None:
-        return ()
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return tuple(value)
-    raise _fail(f"{key} is not a list of strings")
-
-
-# The times a message may carry; others are taken as absent. LoRaWAN is from 2015.
-EARLIEST_TIME = datetime(2015, 1, 1, tzinfo=UTC)
-LATEST_TIME = datetime(9000, 1, 1, tzinfo=UTC)
-
-
-def _timestamp(parent: dict[str, Any], key: str) -> datetime | None:
-    value = _text(parent, key)
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise _fail(f"{key} is not a timestamp") from None
-    # The server writes UTC; a time without its zone is taken to be UTC too, and one
-    # in another zone is turned to UTC: an event says every time the same way.
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    else:
-        moment = moment.astimezone(UTC)
-    # Go's zero time (0001-01-01), or a year no clock means: no time at all, and no
-    # arithmetic on it may overflow.
-    return moment if EARLIEST_TIME <= moment <= LATEST_TIME else None
-
-
-def _duration(parent: dict[str, Any], key: str) -> float | None:
-    """Read a protobuf duration such as "0.082176s" as seconds."""
-    value = _text(parent, key)
-    if value is None:
-        return None
-    try:
-        return float(value.removesuffix("s"))
-    except ValueError:
-        raise _fail(f"{key} is not a duration") from None
+type ApplicationUp = Uplink | JoinAccept | DownlinkEvent | LocationSolved
 
 
 def parse_location(value: Any) -> Location:
@@ -271,83 +174,81 @@ def parse_location(value: Any) -> Location:
     The server leaves zero values out, so a missing latitude or longitude is 0; a
     location at 0, 0 is no position, which is for its reader to tell.
     """
-    location = _object(value, "location")
+    location = as_object(value, "location")
     return Location(
-        latitude=_number(location, "latitude") or 0.0,
-        longitude=_number(location, "longitude") or 0.0,
-        altitude=_number(location, "altitude"),
-        accuracy=_number(location, "accuracy"),
-        source=_text(location, "source"),
+        latitude=number(location, "latitude") or 0.0,
+        longitude=number(location, "longitude") or 0.0,
+        altitude=number(location, "altitude"),
+        accuracy=number(location, "accuracy"),
     )
 
 
 def _device_ids(body: dict[str, Any]) -> EndDeviceIds:
-    ids = _object(body.get("end_device_ids"), "end_device_ids")
-    device_id = _text(ids, "device_id")
-    application = _optional_object(ids, "application_ids")
+    ids = as_object(body.get("end_device_ids"), "end_device_ids")
+    device_id = text(ids, "device_id")
+    application = optional_object(ids, "application_ids")
     if device_id is None or not is_valid_id(device_id):
-        raise _fail("end_device_ids.device_id is missing or invalid")
+        raise fail("end_device_ids.device_id is missing or invalid")
     return EndDeviceIds(
         device_id=device_id,
-        application_id=_text(application, "application_id") or "",
-        dev_eui=_text(ids, "dev_eui"),
-        join_eui=_text(ids, "join_eui"),
-        dev_addr=_text(ids, "dev_addr"),
+        application_id=text(application, "application_id") or "",
+        dev_eui=text(ids, "dev_eui"),
+        join_eui=label(ids, "join_eui"),
+        dev_addr=label(ids, "dev_addr"),
     )
 
 
 def _gateway(value: Any) -> GatewayReception:
-    metadata = _object(value, "rx_metadata")
-    gateway_ids = _optional_object(metadata, "gateway_ids")
+    metadata = as_object(value, "rx_metadata")
+    gateway_ids = metadata.get("gateway_ids")
     return GatewayReception(
-        gateway_id=_text(gateway_ids, "gateway_id") or "",
-        rssi=_number(metadata, "rssi"),
-        snr=_number(metadata, "snr"),
+        gateway_id=(
+            label(gateway_ids, "gateway_id") or ""
+            if isinstance(gateway_ids, dict)
+            else ""
+        ),
+        rssi=number(metadata, "rssi"),
+        snr=number(metadata, "snr"),
     )
 
 
 def _version_ids(value: Any) -> VersionIds | None:
     if value is None:
         return None
-    ids = _object(value, "version_ids")
+    ids = as_object(value, "version_ids")
     return VersionIds(
-        brand_id=_text(ids, "brand_id"),
-        model_id=_text(ids, "model_id"),
-        hardware_version=_text(ids, "hardware_version"),
-        firmware_version=_text(ids, "firmware_version"),
-        band_id=_text(ids, "band_id"),
+        brand_id=text(ids, "brand_id"),
+        model_id=text(ids, "model_id"),
+        hardware_version=text(ids, "hardware_version"),
+        firmware_version=text(ids, "firmware_version"),
     )
 
 
 def _decoded(parent: dict[str, Any]) -> dict[str, Any] | None:
     value = parent.get("decoded_payload")
-    return None if value is None else _object(value, "decoded_payload")
+    return None if value is None else as_object(value, "decoded_payload")
 
 
 def _uplink(common: dict[str, Any], up: dict[str, Any], *, simulated: bool) -> Uplink:
-    settings = _optional_object(up, "settings")
-    lora = _optional_object(_optional_object(settings, "data_rate"), "lora")
+    settings = optional_object(up, "settings")
+    lora = optional_object(optional_object(settings, "data_rate"), "lora")
     rx_metadata = up.get("rx_metadata")
     if rx_metadata is None:
         rx_metadata = []
     elif not isinstance(rx_metadata, list):
-        raise _fail("rx_metadata is not a list")
-    locations = _optional_object(up, "locations")
+        raise fail("rx_metadata is not a list")
+    locations = optional_object(up, "locations")
     return Uplink(
         **common,
-        f_port=_int(up, "f_port"),
-        f_cnt=_int(up, "f_cnt"),
-        frm_payload=_text(up, "frm_payload"),
+        f_port=integer(up, "f_port"),
+        f_cnt=integer(up, "f_cnt"),
+        frm_payload=text(up, "frm_payload"),
         decoded_payload=_decoded(up),
-        confirmed=_bool(up, "confirmed"),
+        confirmed=flag(up, "confirmed"),
         simulated=simulated,
         gateways=tuple(_gateway(item) for item in rx_metadata),
-        spreading_factor=_int(lora, "spreading_factor"),
-        bandwidth=_int(lora, "bandwidth"),
-        # Older stacks put the coding rate in settings, newer ones in the LoRa data rate.
-        coding_rate=_text(lora, "coding_rate") or _text(settings, "coding_rate"),
-        frequency=_int(settings, "frequency"),
-        consumed_airtime=_duration(up, "consumed_airtime"),
+        spreading_factor=integer(lora, "spreading_factor"),
+        consumed_airtime=duration(up, "consumed_airtime"),
         locations={name: parse_location(item) for name, item in locations.items()},
         version_ids=_version_ids(up.get("version_ids")),
     )
@@ -378,32 +279,32 @@ def _downlink_event(
     errors: _FailureFields = {}
     downlink = event
     if status is DownlinkStatus.FAILED:
-        downlink = _optional_object(event, "downlink")
-        error = _optional_object(event, "error")
-        cause = _optional_object(error, "cause")
+        downlink = optional_object(event, "downlink")
+        error = optional_object(event, "error")
+        cause = optional_object(error, "cause")
         errors = {
-            "error_name": _text(error, "name"),
+            "error_name": text(error, "name"),
             "error_message": _error_text(error),
-            "error_cause_name": _text(cause, "name"),
+            "error_cause_name": text(cause, "name"),
             "error_cause_message": _error_text(cause),
         }
     elif status is DownlinkStatus.INVALIDATED:
         downlinks = event.get("downlinks") or [{}]
-        downlink = _object(
+        downlink = as_object(
             downlinks[0] if isinstance(downlinks, list) else None, "downlinks"
         )
-    retry = _optional_object(downlink, "confirmed_retry")
+    retry = optional_object(downlink, "confirmed_retry")
     return DownlinkEvent(
         **common,
         status=status,
-        f_port=_int(downlink, "f_port"),
-        frm_payload=_text(downlink, "frm_payload"),
+        f_port=integer(downlink, "f_port"),
+        frm_payload=text(downlink, "frm_payload"),
         decoded_payload=_decoded(downlink),
-        confirmed=_bool(downlink, "confirmed"),
-        priority=_text(downlink, "priority"),
-        downlink_correlation_ids=_strings(downlink, "correlation_ids"),
-        retry_attempt=_int(retry, "attempt") if retry else None,
-        retry_max_attempts=_int(retry, "max_attempts") if retry else None,
+        confirmed=flag(downlink, "confirmed"),
+        priority=text(downlink, "priority"),
+        downlink_correlation_ids=strings(downlink, "correlation_ids"),
+        retry_attempt=integer(retry, "attempt") if retry else None,
+        retry_max_attempts=integer(retry, "max_attempts") if retry else None,
         **errors,
     )
 
@@ -414,7 +315,7 @@ _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 def _error_text(error: dict[str, Any]) -> str | None:
     """Return an error's message_format with its attributes filled in, as TTS shows it."""
-    message_format = _text(error, "message_format")
+    message_format = text(error, "message_format")
     if message_format is None:
         return None
     attributes = error.get("attributes")
@@ -433,51 +334,43 @@ def parse_application_up(body: Any) -> ApplicationUp:
     try:
         raw_json = orjson.dumps(body)
     except orjson.JSONEncodeError as err:
-        raise _fail(f"not JSON: {err}") from None
+        raise fail(f"not JSON: {err}") from None
     return _parse(body, raw_json)
 
 
 def _parse(body: Any, raw_json: bytes) -> ApplicationUp:
-    body = _object(body, "message")
+    body = as_object(body, "message")
     common: dict[str, Any] = {
         "device": _device_ids(body),
-        "received_at": _timestamp(body, "received_at"),
-        "correlation_ids": _strings(body, "correlation_ids"),
+        "received_at": timestamp(body, "received_at"),
         "raw_json": raw_json,
     }
     if (up := body.get("uplink_message")) is not None:
         return _uplink(
-            common, _object(up, "uplink_message"), simulated=_bool(body, "simulated")
+            common, as_object(up, "uplink_message"), simulated=flag(body, "simulated")
         )
     if (join := body.get("join_accept")) is not None:
-        _object(join, "join_accept")
+        as_object(join, "join_accept")
         return JoinAccept(**common)
     for key, status in _DOWNLINK_KEYS.items():
         if (event := body.get(key)) is not None:
-            return _downlink_event(common, status, _object(event, key))
+            return _downlink_event(common, status, as_object(event, key))
     if (solved := body.get("location_solved")) is not None:
-        solved = _object(solved, "location_solved")
+        solved = as_object(solved, "location_solved")
         return LocationSolved(
             **common,
-            service=_text(solved, "service"),
+            service=text(solved, "service"),
             location=parse_location(solved.get("location")),
         )
-    if (service := body.get("service_data")) is not None:
-        service = _object(service, "service_data")
-        return ServiceData(
-            **common,
-            service=_text(service, "service"),
-            data=_optional_object(service, "data"),
-        )
-    raise _fail("message carries no known ApplicationUp kind")
+    raise fail("message carries no known ApplicationUp kind")
 
 
 def parse_payload(payload: bytes) -> ApplicationUp:
     """Parse an MQTT payload from the server; raise TtnParseError when it is not one."""
     if len(payload) > MAX_MESSAGE_BYTES:
-        raise _fail(f"message of {len(payload)} bytes is too large")
+        raise fail(f"message of {len(payload)} bytes is too large")
     try:
         body = orjson.loads(payload)
     except orjson.JSONDecodeError as err:
-        raise _fail(f"not JSON: {err}") from None
+        raise fail(f"not JSON: {err}") from None
     return _parse(body, payload)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 import contextlib
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import Enum, StrEnum, auto
 import logging
 import random
 import socket
@@ -28,6 +28,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from .ids import application_uid
+from .tls import client_ssl_context
 from .topics import subscription_topics
 
 _LOGGER = logging.getLogger(__name__)
@@ -40,13 +41,15 @@ READ_CHUNK = 256 * 1024
 _AUTH_FAILURES = frozenset({"Bad user name or password", "Not authorized"})
 
 
-class ConnectResult(StrEnum):
-    """How an attempt to connect ended; the values are the config flow's error keys."""
+class ConnectResult(Enum):
+    """How an attempt to connect ended."""
 
-    CONNECTED = "connected"
-    INVALID_AUTH = "invalid_auth"
-    MISSING_RIGHTS = "missing_rights"
-    CANNOT_CONNECT = "cannot_connect"
+    CONNECTED = auto()
+    # CONNACK 4 or 5: bad credentials, or not authorised.
+    INVALID_AUTH = auto()
+    # Connected, but the server refused the subscription: the key may not read traffic.
+    MISSING_RIGHTS = auto()
+    CANNOT_CONNECT = auto()
 
 
 class SessionState(StrEnum):
@@ -66,7 +69,15 @@ class SessionState(StrEnum):
 # paho sends a PINGREQ after this long without traffic and gives the connection up when
 # the PINGRESP does not come within as long again: a dead link (a blackhole, which no
 # error reports) is noticed within two keepalives, 40 s.
-DEFAULT_KEEPALIVE = 20
+KEEPALIVE = 20
+# How long one attempt to connect (TCP, TLS and CONNACK) may take (seconds).
+ATTEMPT_TIMEOUT = 10.0
+# The reconnect delays grow from the first to the last (seconds), with jitter.
+BACKOFF_MIN = 1.0
+BACKOFF_MAX = 300.0
+# A connection that lasted this long resets the backoff; a shorter one (a server that
+# closes at once, as when rate limiting) keeps it growing.
+STABLE_AFTER = 30.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,13 +92,6 @@ class SessionSettings:
     api_key: str = field(repr=False)
     # PEM of a CA for a self-hosted stack; None means the system trust store.
     ca_pem: str | None = field(default=None, repr=False)
-    keepalive: int = DEFAULT_KEEPALIVE
-    connect_timeout: float = 10.0
-    backoff_min: float = 1.0
-    backoff_max: float = 300.0
-    # A connection that lasted this long resets the backoff; a shorter one (a server
-    # that closes at once, as when rate limiting) keeps it growing.
-    stable_after: float = 30.0
 
     @property
     def uid(self) -> str:
@@ -151,19 +155,6 @@ class _BufferedClient(mqtt.Client):
         data = self._chunk[self._offset : self._offset + bufsize]
         self._offset += len(data)
         return data
-
-
-def client_ssl_context(ca_pem: str | None = None) -> ssl.SSLContext:
-    """Return a TLS client context trusting the system's authorities and a stack's own CA.
-
-    The MQTT session and every HTTPS request to the host use it, so that what connects
-    over MQTT also reaches the host's API. Blocking (it reads the trust store): build
-    it off the event loop. Raises ssl.SSLError, ValueError or TypeError for a bad CA.
-    """
-    context = ssl.create_default_context()
-    if ca_pem:
-        context.load_verify_locations(cadata=ca_pem)
-    return context
 
 
 def _backoff_delay(failures: int, minimum: float, maximum: float) -> float:
@@ -263,7 +254,7 @@ class Session:
             clean_session=True,
         )
         client.username_pw_set(settings.uid, settings.api_key)
-        client.connect_timeout = settings.connect_timeout
+        client.connect_timeout = ATTEMPT_TIMEOUT
         if settings.use_tls:
             client.tls_set_context(client_ssl_context(settings.ca_pem))
         client.on_connect = self._handle_connect
@@ -312,10 +303,8 @@ class Session:
                 if result is ConnectResult.INVALID_AUTH
                 else SessionState.DISCONNECTED
             )
-            failures = 0 if lasted >= self.settings.stable_after else failures + 1
-            delay = _backoff_delay(
-                failures, self.settings.backoff_min, self.settings.backoff_max
-            )
+            failures = 0 if lasted >= STABLE_AFTER else failures + 1
+            delay = _backoff_delay(failures, BACKOFF_MIN, BACKOFF_MAX)
             _LOGGER.debug("Reconnecting to %s in %.1f s", self.settings.host, delay)
             self._stopping.wait(delay)
             self.stats.reconnects += 1
@@ -333,12 +322,12 @@ class Session:
         settings = self.settings
         client.forget_buffer()
         try:
-            client.connect(settings.host, settings.port, settings.keepalive)
+            client.connect(settings.host, settings.port, KEEPALIVE)
         except (OSError, ValueError) as err:
             # OSError covers refused, unreachable, DNS, timeouts and TLS (ssl.SSLError).
             self.stats.last_error = f"{type(err).__name__}: {err}"
             return ConnectResult.CANNOT_CONNECT
-        deadline = time.monotonic() + settings.connect_timeout
+        deadline = time.monotonic() + ATTEMPT_TIMEOUT
         while not self._stopping.is_set():
             rc = client.loop(timeout=1.0)
             while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and client.buffered:

@@ -1,10 +1,9 @@
-"""What an entry keeps over restarts: every device's latest uplink and fields, and the ledger."""
+"""What an entry keeps over restarts, in Home Assistant's Store: its devices and ledger."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from dataclasses import asdict
 import logging
 from typing import Any
 
@@ -15,48 +14,21 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
+from .models import TtnDevice
 from .payload import sensor_hints
 from .protocol.errors import TtnParseError
 from .protocol.messages import (
-    DownlinkEvent,
-    Location,
     Uplink,
-    VersionIds,
     parse_application_up,
     parse_location,
 )
-from .protocol.storage import UplinkLedger
+from .protocol.uplink_ledger import UplinkLedger
 
 _LOGGER = logging.getLogger(__name__)
 
 STORAGE_VERSION = 1
 # Uplinks come in all the time; writing the store for each would wear SD cards.
 STORAGE_SAVE_DELAY = 30
-
-
-@dataclass(slots=True)
-class TtnDevice:
-    """What is known of one end device: its latest uplink and decoded fields."""
-
-    device_id: str
-    ha_device_id: str | None = None
-    uplink: Uplink | None = None
-    # The flattened decoded payload, merged over uplinks: a field missing from one
-    # uplink keeps its last value.
-    fields: dict[str, Any] = field(default_factory=dict)
-    last_seen: datetime | None = None
-    last_downlink: DownlinkEvent | None = None
-    # Where a location solver (e.g. LoRa Cloud) last placed the device.
-    solved_location: Location | None = None
-    # Unit and class hints from the decoder's `_sensor_attr`, by field, merged over uplinks.
-    sensor_attr: dict[str, Any] = field(default_factory=dict)
-    # Which platform shows each field, decided by its first known value, so that a
-    # field changing type never gets a second entity.
-    field_platforms: dict[str, str] = field(default_factory=dict)
-    # True once the device has sent nothing for longer than the stale_hours option.
-    stale: bool = False
-    # The DevEUI and make and model the device registry has from an uplink, if any.
-    registered_as: tuple[str | None, VersionIds | None] | None = None
 
 
 type Snapshot = Callable[[], tuple[Mapping[str, TtnDevice], UplinkLedger]]
@@ -89,7 +61,7 @@ class DeviceStore:
         try:
             ledger = UplinkLedger.from_dict(stored.get("ledger") or {})
         except ValueError:
-            _LOGGER.debug("Ignoring the stored ledger; catching up from scratch")
+            _LOGGER.debug("Ignoring the stored ledger; backfilling from scratch")
         devices = {
             device_id: _decode_device(device_id, saved)
             for device_id, saved in stored.get("devices", {}).items()

@@ -1,0 +1,368 @@
+"""The fleet: every end device of one application, and the messages applied to them.
+
+It owns the model (a TtnDevice per end device, the ledger of applied uplinks, the
+counters) and is the only one to change it: messages from the link and uplinks from
+the backfill come in here; the device registry, the bus, the store and the listeners
+(platforms and entities) hear of each change from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from functools import partial
+import logging
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
+
+from .bus_events import async_fire_downlink, async_fire_uplink
+from .const import DOMAIN
+from .device_store import DeviceStore
+from .fields import field_platform
+from .models import TtnCounters, TtnDevice
+from .payload import MAX_FIELDS, SENSOR_ATTR_KEY, flatten_payload, sensor_hints
+from .protocol.downlink import exhausted_report
+from .protocol.errors import TtnParseError
+from .protocol.messages import (
+    ApplicationUp,
+    DownlinkEvent,
+    JoinAccept,
+    LocationSolved,
+    Uplink,
+    parse_payload,
+)
+from .protocol.topics import HANDLED_KINDS, parse_topic
+from .protocol.uplink_ledger import UplinkLedger, is_older
+from .registry import async_register_application, async_register_device, registration
+from .skipped import SkippedMessages
+
+_LOGGER = logging.getLogger(__name__)
+
+type DeviceListener = Callable[[Context | None], None]
+
+
+class Fleet:
+    """Every end device of one application: what is known of each, kept and told."""
+
+    def __init__(
+        self, hass: HomeAssistant, entry: ConfigEntry, uid: str, app_id: str
+    ) -> None:
+        """Start with no device; async_restore brings back the stored ones."""
+        self.hass = hass
+        self.entry = entry
+        self.uid = uid
+        self.app_id = app_id
+        self.devices: dict[str, TtnDevice] = {}
+        self.ledger = UplinkLedger()
+        self.counters = TtnCounters()
+        self.application_device_id: str | None = None
+        # Devices silent for longer than this are stale; None: never.
+        self.stale_after: timedelta | None = None
+        self._skipped = SkippedMessages(app_id)
+        self._store = DeviceStore(hass, entry, lambda: (self.devices, self.ledger))
+        self._device_listeners: dict[str, list[DeviceListener]] = {}
+        self._new_data_listeners: list[Callable[[TtnDevice], None]] = []
+        self._downlink_listeners: list[Callable[[DownlinkEvent], None]] = []
+
+    # Listeners: platforms and entities subscribe here.
+
+    @callback
+    def async_add_device_listener(
+        self, device_id: str, update: DeviceListener
+    ) -> CALLBACK_TYPE:
+        """Call update on each new uplink of one device; return the unsubscriber.
+
+        update gets the context of the uplink's event, or None when what changed
+        came from no uplink.
+        """
+        listeners = self._device_listeners.setdefault(device_id, [])
+        listeners.append(update)
+        return partial(listeners.remove, update)
+
+    @callback
+    def async_add_new_data_listener(
+        self, listener: Callable[[TtnDevice], None]
+    ) -> CALLBACK_TYPE:
+        """Call listener for every device update, before entities; platforms add entities."""
+        self._new_data_listeners.append(listener)
+        return partial(self._new_data_listeners.remove, listener)
+
+    @callback
+    def async_add_downlink_listener(
+        self, listener: Callable[[DownlinkEvent], None]
+    ) -> CALLBACK_TYPE:
+        """Call listener with each downlink report."""
+        self._downlink_listeners.append(listener)
+        return partial(self._downlink_listeners.remove, listener)
+
+    # Storage: the latest uplink of each device survives a restart.
+
+    async def async_restore(self) -> None:
+        """Register the application, and bring back the stored devices."""
+        self.application_device_id = async_register_application(
+            self.hass, self.entry, self.uid
+        )
+        self.devices, self.ledger = await self._store.async_load()
+        for device in self.devices.values():
+            # Fields stored without their platform (by an older release) get one.
+            _assign_platforms(device, device.fields)
+            self._register_device(device)
+
+    async def async_save(self) -> None:
+        """Save now, as when the entry unloads."""
+        await self._store.async_save()
+
+    @callback
+    def async_forget_device(self, device_id: str) -> None:
+        """Forget a device the user deleted; it returns with its next uplink."""
+        self.devices.pop(device_id, None)
+        self._store.async_schedule_save()
+
+    # Messages from the server, and uplinks fetched back from its storage.
+
+    @callback
+    def async_apply_received(self, topic: str, payload: bytes) -> None:
+        """Parse and apply a message as it came over MQTT; skip and count a bad one."""
+        try:
+            self._apply_received(topic, payload)
+        except Exception:
+            # A defect of ours, not of the message: skip it, keep the session.
+            _LOGGER.exception("Error applying a message on %s", topic)
+            self.counters.malformed += 1
+
+    def _apply_received(self, topic: str, payload: bytes) -> None:
+        try:
+            device_topic = parse_topic(self.uid, topic)
+            if device_topic.kind not in HANDLED_KINDS:
+                # Not subscribed to; another client of the broker may be.
+                return
+            message = parse_payload(payload)
+        except TtnParseError as err:
+            self._skip(topic, str(err))
+            return
+        if message.device.device_id != device_topic.device_id:
+            self._skip(topic, "the message is of another device")
+            return
+        self.async_apply_message(message)
+
+    def _skip(self, topic: str, reason: str) -> None:
+        self.counters.malformed += 1
+        self._skipped.skip(topic, reason)
+
+    @callback
+    def async_apply_message(
+        self, message: ApplicationUp, *, backfilled: bool = False
+    ) -> None:
+        """Apply one message from the server (or fetched back from storage)."""
+        if isinstance(message, Uplink):
+            self._apply_uplink(message, backfilled=backfilled)
+        elif isinstance(message, DownlinkEvent):
+            self.async_apply_downlink_event(message)
+        elif isinstance(message, LocationSolved | JoinAccept):
+            # On a new device the first message is usually its join.
+            device = self._device(message.device.device_id)
+            seen = _seen_at(message.received_at)
+            # A late join or location must not take Last seen back.
+            if device.last_seen is None or seen > device.last_seen:
+                device.last_seen = seen
+            if isinstance(message, LocationSolved):
+                device.solved_location = message.location
+                self._store.async_schedule_save()
+            if device.ha_device_id is None:
+                self._register_device(device, message.device.dev_eui)
+            self._notify(device)
+
+    # The backfill's side: it fetches, the fleet decides what is new.
+
+    def start_backfill(self) -> datetime | None:
+        """Hold the ledger at the gap; return after when the uplinks are missing."""
+        return self.ledger.start_backfill()
+
+    @callback
+    def async_apply_backfilled(self, uplinks: Iterable[Uplink], malformed: int) -> None:
+        """Apply uplinks fetched back; count what could not be read."""
+        for uplink in uplinks:
+            self._apply_uplink(uplink, backfilled=True)
+        self.counters.malformed += malformed
+
+    def finish_backfill(self) -> None:
+        """Let live uplinks move the ledger on again: the gap is filled or given up."""
+        self.ledger.finish_backfill()
+
+    @callback
+    def _apply_uplink(self, uplink: Uplink, *, backfilled: bool = False) -> None:
+        if not self.ledger.add(uplink, fetched=backfilled):
+            # Received live and fetched back as well: applied once.
+            self.counters.duplicates += 1
+            return
+        device = self._device(uplink.device.device_id)
+        self.counters.uplinks += 1
+        self.counters.backfilled += backfilled
+        received_at = uplink.received_at or dt_util.utcnow()
+        # Live uplinks are applied in the order they arrive, whatever their stamps
+        # (a clock ahead must not freeze a device). A fetched uplink older than the
+        # device's latest gets its event, but must not take newer values back.
+        newest = not (backfilled and is_older(uplink, device.uplink))
+        if newest:
+            device.uplink = uplink
+            device.last_seen = _seen_at(received_at)
+            if uplink.decoded_payload is not None:
+                self._merge_fields(device, flatten_payload(uplink.decoded_payload))
+                hints = sensor_hints(uplink.decoded_payload.get(SENSOR_ATTR_KEY))
+                device.sensor_attr.update(
+                    (key, hint)
+                    for key, hint in hints.items()
+                    if key in device.sensor_attr or len(device.sensor_attr) < MAX_FIELDS
+                )
+            if device.stale and not self.is_stale(received_at):
+                device.stale = False
+                _LOGGER.info("%s reports again", device.device_id)
+        if device.ha_device_id is None or (
+            newest
+            and uplink.version_ids is not None
+            and device.registered_as != registration(uplink)
+        ):
+            # New, or first seen by a join or a downlink report: now with its make
+            # and model.
+            self._register_device(device)
+        # One context for the event and every state the uplink changes: they belong
+        # together, and Home Assistant ties each new context to its first event in a
+        # reference cycle, which only a full garbage collection frees.
+        context = Context()
+        async_fire_uplink(
+            self.hass, device, uplink, received_at, context, backfilled=backfilled
+        )
+        if newest:
+            self._notify(device, context)
+        self._store.async_schedule_save()
+
+    def _merge_fields(self, device: TtnDevice, fields: dict[str, Any]) -> None:
+        """Take an uplink's fields; past MAX_FIELDS, new ones are left out and said once."""
+        # On the uplink path: the keys are only compared when the cap could be near.
+        if len(device.fields) + len(fields) > MAX_FIELDS:
+            room = MAX_FIELDS - len(device.fields)
+            new = [key for key in fields if key not in device.fields]
+            if len(new) > room:
+                for key in new[max(room, 0) :]:
+                    del fields[key]
+                self._report_too_many_fields(device)
+        device.fields.update(fields)
+        _assign_platforms(device, fields)
+
+    def _report_too_many_fields(self, device: TtnDevice) -> None:
+        issue_id = f"too_many_fields_{self.entry.entry_id}_{device.device_id}"
+        if ir.async_get(self.hass).async_get_issue(DOMAIN, issue_id) is not None:
+            return
+        _LOGGER.warning(
+            "%s sends more than %s fields; only the first %s become entities",
+            device.device_id,
+            MAX_FIELDS,
+            MAX_FIELDS,
+        )
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            is_persistent=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="too_many_fields",
+            translation_placeholders={
+                "device_id": device.device_id,
+                "app_id": self.app_id,
+                "max_fields": str(MAX_FIELDS),
+            },
+        )
+
+    @callback
+    def async_apply_downlink_event(self, event: DownlinkEvent) -> None:
+        """Apply a report on a downlink: the server's, or one of ours."""
+        device = self._device(event.device.device_id)
+        device.last_downlink = event
+        self.counters.downlinks[event.status] += 1
+        if device.ha_device_id is None:
+            self._register_device(device)
+        async_fire_downlink(self.hass, device, event)
+        # Copies: a listener may add an entity, and so another listener, on the way.
+        for listener in list(self._downlink_listeners):
+            listener(event)
+        if (dropped := exhausted_report(event)) is not None:
+            self.async_apply_downlink_event(dropped)
+
+    @callback
+    def _notify(self, device: TtnDevice, context: Context | None = None) -> None:
+        # Copies: platforms add entities, and entities their listeners, on the way.
+        for listener in list(self._new_data_listeners):
+            listener(device)
+        for update in list(self._device_listeners.get(device.device_id, ())):
+            try:
+                update(context)
+            except Exception:
+                # One entity's defect must not keep the device's others from updating.
+                _LOGGER.exception("Error updating an entity of %s", device.device_id)
+
+    # Devices.
+
+    @callback
+    def async_check_stale(self, now: datetime) -> None:
+        """Turn the entities of devices silent for longer than stale_after unavailable."""
+        for device in self.devices.values():
+            stale = device.last_seen is not None and self.is_stale(
+                device.last_seen, now
+            )
+            if stale == device.stale:
+                continue
+            device.stale = stale
+            if stale:
+                _LOGGER.info(
+                    "%s has sent no uplink for %s; its entities are unavailable "
+                    "until it reports again",
+                    device.device_id,
+                    self.stale_after,
+                )
+            for update in self._device_listeners.get(device.device_id, ()):
+                update(None)
+
+    def is_stale(self, last_seen: datetime, now: datetime | None = None) -> bool:
+        """Return whether a device last seen then is silent for longer than stale_after."""
+        if self.stale_after is None:
+            return False
+        return last_seen < (now or dt_util.utcnow()) - self.stale_after
+
+    def _device(self, device_id: str) -> TtnDevice:
+        device = self.devices.get(device_id)
+        if device is None:
+            device = self.devices[device_id] = TtnDevice(device_id)
+        return device
+
+    @callback
+    def _register_device(self, device: TtnDevice, dev_eui: str | None = None) -> None:
+        async_register_device(
+            self.hass,
+            self.entry,
+            self.uid,
+            device,
+            application_device_id=self.application_device_id,
+            dev_eui=dev_eui,
+        )
+
+
+def _assign_platforms(device: TtnDevice, fields: dict[str, Any]) -> None:
+    """Decide which platform shows each new field, once, by its first known value.
+
+    A field that changes type later keeps its platform: it never gets a second entity.
+    """
+    platforms = device.field_platforms
+    for key, value in fields.items():
+        if key not in platforms and (platform := field_platform(key, value)):
+            platforms[key] = platform
+
+
+def _seen_at(received_at: datetime | None) -> datetime:
+    """Return when a device was seen: when the server says, but never in the future."""
+    now = dt_util.utcnow()
+    return now if received_at is None else min(received_at, now)
