@@ -46,9 +46,11 @@ TESTS: dict[str, tuple[str, ...]] = {
     "protocol/ids.py": ("tests/test_ids.py", "tests/test_protocol.py"),
     "protocol/topics.py": ("tests/test_protocol.py",),
     "protocol/auth_info.py": ("tests/test_ids.py",),
+    "protocol/json_values.py": ("tests/test_protocol.py",),
     "protocol/messages.py": ("tests/test_protocol.py", "tests/test_storage.py"),
     "protocol/downlink.py": ("tests/test_downlink.py",),
-    "protocol/storage.py": ("tests/test_storage.py",),
+    "protocol/storage_integration.py": ("tests/test_storage.py",),
+    "protocol/uplink_ledger.py": ("tests/test_storage.py",),
     "payload.py": ("tests/test_payload.py",),
     "fields.py": ("tests/test_fields.py",),
 }
