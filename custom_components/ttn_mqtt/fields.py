@@ -181,9 +181,7 @@ def _with_hint(
     device_class = hinted(SensorDeviceClass, hint)
     if device_class in _NOT_NUMERIC:
         device_class = None
-    state_class: SensorStateClass | str | None = hinted(
-        SensorStateClass, hint, "state_class"
-    )
+    state_class = hinted(SensorStateClass, hint, "state_class")
     unit = hint.get("unit_of_measurement") or None
     if device_class is None and unit is None and state_class is None:
         return shown
@@ -196,7 +194,9 @@ def _with_hint(
         device_class, {unit}
     ):
         device_class = None
-    state_class = state_class or shown.state_class
+    if state_class is None and shown.state_class is not None:
+        # A member already; Home Assistant 2025.4 types it as text too.
+        state_class = SensorStateClass(shown.state_class)
     if (
         device_class is not None
         and (allowed := DEVICE_CLASS_STATE_CLASSES.get(device_class)) is not None
