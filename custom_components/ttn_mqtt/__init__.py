@@ -13,6 +13,7 @@ from homeassistant.helpers.typing import ConfigType
 from .backfill import storage_issue_id
 from .const import DOMAIN
 from .coordinator import TtnCoordinator, TtnMqttConfigEntry
+from .lorawan_share import async_share_devices
 from .services import async_setup_services
 from .store import async_remove_store
 
@@ -40,6 +41,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: TtnMqttConfigEntry) -> b
     entry.async_on_unload(coordinator.async_stop)
     entry.async_on_unload(entry.add_update_listener(async_reload_entry))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    await async_share_devices(hass, entry)
     return True
 
 

@@ -38,6 +38,7 @@ from .const import (
     CONF_CA_PEM,
     CONF_HOST,
     CONF_PORT,
+    CONF_SHARE_LORAWAN,
     CONF_SIGNAL_ENTITIES,
     CONF_STALE_HOURS,
     CONF_TENANT,
@@ -45,6 +46,7 @@ from .const import (
     DEFAULT_BACKFILL_HOURS,
     DEFAULT_HOST,
     DEFAULT_PORT,
+    DEFAULT_SHARE_LORAWAN,
     DEFAULT_SIGNAL_ENTITIES,
     DEFAULT_STALE_HOURS,
     DEFAULT_TENANT,
@@ -53,6 +55,7 @@ from .const import (
 )
 from .coordinator import TtnMqttConfigEntry, async_connect_once, settings_from_data
 from .key_check import IdentityServer, KeyInfo, KeyStatus
+from .lorawan_share import async_lorawan_available
 from .protocol.auth_info import RIGHT_DOWN_WRITE, RIGHT_TRAFFIC_READ
 from .protocol.ids import (
     application_uid,
@@ -186,6 +189,15 @@ OPTIONS_SCHEMA = vol.Schema(
         vol.Required(
             CONF_BACKFILL_HOURS, default=DEFAULT_BACKFILL_HOURS
         ): _hours_selector(MAX_BACKFILL_HOURS),
+    }
+)
+
+# Offered where Home Assistant has its LoRaWAN integration (2026.11) only.
+SHARE_OPTION_SCHEMA = vol.Schema(
+    {
+        vol.Required(
+            CONF_SHARE_LORAWAN, default=DEFAULT_SHARE_LORAWAN
+        ): BooleanSelector(),
     }
 )
 
@@ -492,9 +504,12 @@ class TtnOptionsFlow(OptionsFlow):
         """Show the options, filled with the current ones."""
         if user_input is not None:
             return self.async_create_entry(data=user_input)
+        schema = OPTIONS_SCHEMA
+        if await async_lorawan_available(self.hass):
+            schema = schema.extend(SHARE_OPTION_SCHEMA.schema)
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(
-                OPTIONS_SCHEMA, self.config_entry.options
+                schema, self.config_entry.options
             ),
         )

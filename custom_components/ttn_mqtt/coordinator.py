@@ -92,6 +92,8 @@ DRAIN_BUDGET = 0.02
 
 type TtnMqttConfigEntry = ConfigEntry[TtnCoordinator]
 type DeviceListener = Callable[[Context | None], None]
+# Called with each uplink applied (once, live or fetched back: the bool) and each join.
+type MessageListener = Callable[[Uplink | JoinAccept, bool], None]
 
 
 @dataclass(slots=True)
@@ -175,6 +177,7 @@ class TtnCoordinator:
         self._new_data_listeners: list[Callable[[TtnDevice], None]] = []
         self._link_listeners: list[CALLBACK_TYPE] = []
         self._downlink_listeners: list[Callable[[DownlinkEvent], None]] = []
+        self._message_listeners: list[MessageListener] = []
         self._cancel_grace: CALLBACK_TYPE | None = None
         # Our correlation id -> the cancel of its no_answer timer.
         self._unanswered: dict[str, CALLBACK_TYPE] = {}
@@ -330,6 +333,12 @@ class TtnCoordinator:
         self._downlink_listeners.append(listener)
         return partial(self._downlink_listeners.remove, listener)
 
+    @callback
+    def async_add_message_listener(self, listener: MessageListener) -> CALLBACK_TYPE:
+        """Call listener with each uplink applied and each join, after entities."""
+        self._message_listeners.append(listener)
+        return partial(self._message_listeners.remove, listener)
+
     # Downlinks.
 
     def publish_downlinks(
@@ -454,6 +463,9 @@ class TtnCoordinator:
             if device.ha_device_id is None:
                 self._register_device(device, message.device.dev_eui)
             self._notify(device)
+            if isinstance(message, JoinAccept):
+                for listener in list(self._message_listeners):
+                    listener(message, False)
 
     @callback
     def _apply_uplink(self, uplink: Uplink, *, backfilled: bool = False) -> None:
@@ -517,6 +529,8 @@ class TtnCoordinator:
         if newest:
             self._notify(device, context)
         self._store.async_schedule_save()
+        for listener in list(self._message_listeners):
+            listener(uplink, backfilled)
 
     def _merge_fields(self, device: TtnDevice, fields: dict[str, Any]) -> None:
         """Take an uplink's fields; past MAX_FIELDS, new ones are left out and said once."""
