@@ -40,8 +40,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: TtnMqttConfigEntry) -> b
     entry.runtime_data = coordinator
     entry.async_on_unload(coordinator.async_stop)
     entry.async_on_unload(entry.add_update_listener(async_reload_entry))
-    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    # Before the platforms: they leave out the fields of devices shared and taken.
     await async_share_devices(hass, entry)
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
 

@@ -14,14 +14,17 @@ is on and the running Home Assistant has them: older releases have neither.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-import importlib
 import logging
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
-from homeassistant.loader import IntegrationNotFound, async_get_integration
+from homeassistant.loader import (
+    Integration,
+    IntegrationNotFound,
+    async_get_integration,
+)
 from homeassistant.setup import async_setup_component
 
 from .compat import registry_devices
@@ -58,11 +61,15 @@ class _RegisterConnection(Protocol):
 
 async def async_lorawan_available(hass: HomeAssistant) -> bool:
     """Return whether the running Home Assistant has its own `lorawan` integration."""
+    return await _async_lorawan(hass) is not None
+
+
+async def _async_lorawan(hass: HomeAssistant) -> Integration | None:
     try:
         integration = await async_get_integration(hass, LORAWAN_DOMAIN)
     except IntegrationNotFound:
-        return False
-    return integration.is_built_in
+        return None
+    return integration if integration.is_built_in else None
 
 
 async def async_share_devices(hass: HomeAssistant, entry: TtnMqttConfigEntry) -> None:
@@ -74,7 +81,7 @@ async def async_share_devices(hass: HomeAssistant, entry: TtnMqttConfigEntry) ->
         return
     app_id = entry.runtime_data.settings.app_id
     # The option stays in an entry that a downgraded Home Assistant loads.
-    if not await async_lorawan_available(hass):
+    if (integration := await _async_lorawan(hass)) is None:
         _LOGGER.warning(
             "This Home Assistant has no LoRaWAN integration: the devices of %s "
             "are not shared",
@@ -91,7 +98,7 @@ async def async_share_devices(hass: HomeAssistant, entry: TtnMqttConfigEntry) ->
         return
     from .lorawan_adapter import TtnMqttConnection  # noqa: PLC0415
 
-    lorawan = importlib.import_module(f"homeassistant.components.{LORAWAN_DOMAIN}")
+    lorawan: Any = await integration.async_get_component()
     register: _RegisterConnection = lorawan.async_register_connection
     coordinator = entry.runtime_data
     connection = TtnMqttConnection(coordinator)
