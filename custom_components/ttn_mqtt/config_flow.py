@@ -202,6 +202,13 @@ SHARE_OPTION_SCHEMA = vol.Schema(
 )
 
 
+def _options_schema(*, with_share: bool = True) -> vol.Schema:
+    """Return the options, share_lorawan among them where Home Assistant has lorawan."""
+    if not with_share:
+        return OPTIONS_SCHEMA
+    return OPTIONS_SCHEMA.extend(SHARE_OPTION_SCHEMA.schema)
+
+
 def _clean(user_input: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """Return the input as the entry stores it, and an error key per bad field.
 
@@ -504,12 +511,10 @@ class TtnOptionsFlow(OptionsFlow):
         """Show the options, filled with the current ones."""
         if user_input is not None:
             return self.async_create_entry(data=user_input)
-        schema = OPTIONS_SCHEMA
-        if await async_lorawan_available(self.hass):
-            schema = schema.extend(SHARE_OPTION_SCHEMA.schema)
+        with_share = await async_lorawan_available(self.hass)
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(
-                schema, self.config_entry.options
+                _options_schema(with_share=with_share), self.config_entry.options
             ),
         )
