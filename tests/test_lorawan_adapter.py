@@ -420,3 +420,76 @@ async def test_closing_ends_the_connection(
         connection.on_disconnect(lambda: None)
     with pytest.raises(DownlinkError):
         await connection.async_send_downlink(Downlink("a840410000000001", 1, b""))
+
+
+async def test_what_cannot_be_described_or_read_is_left_out(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    network: Network,
+    connection: TtnMqttConnection,
+) -> None:
+    """A device without a valid DevEUI is not shared; bytes that are not base64 neither.
+
+    Our own entities are unaffected by either.
+    """
+    events: list[DeviceEvent] = []
+    await connection.async_subscribe(listener=recorder(events))
+    coordinator = init_integration.runtime_data
+    for dev_eui in (None, "not-an-eui"):
+        message = network.build_uplink("raw-01")
+        if dev_eui is None:
+            del message["end_device_ids"]["dev_eui"]
+        else:
+            message["end_device_ids"]["dev_eui"] = dev_eui
+        coordinator.apply_message(parse_application_up(message))
+    assert events == []
+    assert "raw-01" in coordinator.devices
+
+    await uplink_and_wait(hass, network, "door-01", frm_payload="not base64!")
+    assert [type(event) for event in events] == [AddedEvent]
+    assert hass.states.get("binary_sensor.door_01_door_open") is not None
+
+
+@pytest.mark.usefixtures("weather_station")
+async def test_a_brand_changed_away_is_removed_for_its_subscribers(
+    hass: HomeAssistant, network: Network, connection: TtnMqttConnection
+) -> None:
+    """A device whose brand is no longer followed leaves that subscriber; unsubscribing ends all."""
+    sensecap: list[DeviceEvent] = []
+    everything: list[DeviceEvent] = []
+    await send_s2120_fixture(hass, network)
+    await connection.async_subscribe(
+        brands=frozenset({("tts", "sensecap")}), listener=recorder(sensecap)
+    )
+    unsubscribe = await connection.async_subscribe(listener=recorder(everything))
+    sensecap.clear()
+    everything.clear()
+
+    await uplink_and_wait(
+        hass,
+        network,
+        "weather-01",
+        version_ids={"brand_id": "dragino", "model_id": "lht65"},
+    )
+    (removed,) = sensecap
+    assert isinstance(removed, RemovedEvent)
+    assert removed.descriptor.brand_id == "sensecap"
+    assert [type(event) for event in everything] == [UpdatedEvent, UplinkEvent]
+
+    unsubscribe()
+    unsubscribe()  # Harmless twice.
+    everything.clear()
+    await uplink_and_wait(hass, network, "weather-01")
+    assert everything == []
+
+
+async def test_a_filtered_subscriber_gets_only_its_brands_inventory(
+    hass: HomeAssistant, network: Network, connection: TtnMqttConnection
+) -> None:
+    """Devices of other brands are not replayed to a subscriber for one brand."""
+    await uplink_and_wait(hass, network, "th-sensor-01")
+    sensecap: list[DeviceEvent] = []
+    await connection.async_subscribe(
+        brands=frozenset({("tts", "sensecap")}), listener=recorder(sensecap)
+    )
+    assert sensecap == []
