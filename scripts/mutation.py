@@ -49,6 +49,7 @@ TESTS: dict[str, tuple[str, ...]] = {
     "protocol/messages.py": ("tests/test_protocol.py", "tests/test_storage.py"),
     "protocol/downlink.py": ("tests/test_downlink.py",),
     "protocol/storage.py": ("tests/test_storage.py",),
+    "protocol/end_devices.py": ("tests/test_end_devices.py",),
     "payload.py": ("tests/test_payload.py",),
     "fields.py": ("tests/test_fields.py",),
 }

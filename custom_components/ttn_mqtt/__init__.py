@@ -13,6 +13,7 @@ from homeassistant.helpers.typing import ConfigType
 from .backfill import storage_issue_id
 from .const import DOMAIN
 from .coordinator import TtnCoordinator, TtnMqttConfigEntry
+from .inventory import DeviceInventory
 from .lorawan_share import async_share_devices
 from .services import async_setup_services
 from .store import async_remove_store
@@ -43,6 +44,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: TtnMqttConfigEntry) -> b
     # Before the platforms: they leave out the fields of devices shared and taken.
     await async_share_devices(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    DeviceInventory(coordinator).async_start()
     return True
 
 

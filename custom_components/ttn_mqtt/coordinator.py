@@ -790,8 +790,14 @@ class TtnCoordinator:
         self.application_device_id = entry.id
 
     @callback
-    def _register_device(self, device: TtnDevice, dev_eui: str | None = None) -> None:
-        version = device.uplink.version_ids if device.uplink else None
+    def _register_device(
+        self,
+        device: TtnDevice,
+        dev_eui: str | None = None,
+        version: VersionIds | None = None,
+    ) -> None:
+        if device.uplink is not None:
+            version = device.uplink.version_ids
         if device.uplink is not None:
             dev_eui = device.uplink.device.dev_eui
         entry = dr.async_get(self.hass).async_get_or_create(
@@ -808,6 +814,20 @@ class TtnCoordinator:
         device.ha_device_id = entry.id
         if device.uplink is not None:
             device.registered_as = _registration(device.uplink)
+
+    @callback
+    def async_add_listed_device(
+        self, device_id: str, dev_eui: str | None, version: VersionIds | None
+    ) -> None:
+        """Register a device the application lists, until its first uplink says more."""
+        device = self.devices.get(device_id)
+        if device is not None and device.uplink is not None:
+            return
+        new = device is None
+        device = self._device(device_id)
+        self._register_device(device, dev_eui, version)
+        if new:
+            self._notify(device)
 
     @callback
     def async_forget_device(self, device_id: str) -> None:

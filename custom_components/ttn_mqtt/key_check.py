@@ -1,7 +1,8 @@
 """Asking The Things Stack's Identity Server what an API key is, over HTTPS.
 
 The config flow asks it to name the application of a refused key and to check a new
-key's rights; the coordinator asks it whether a refused connection is a refused key.
+key's rights; the coordinator asks it whether a refused connection is a refused key;
+the device inventory asks it for the application's devices.
 """
 
 from __future__ import annotations
@@ -25,9 +26,21 @@ from .protocol.auth_info import (
     key_application_id,
     key_rights,
 )
+from .protocol.end_devices import (
+    PAGE_SIZE,
+    TOTAL_COUNT_HEADER,
+    ListedDevice,
+    end_devices_path,
+    end_devices_query,
+    parse_end_devices,
+)
+from .protocol.errors import TtnParseError
 from .protocol.session import client_ssl_context
 
 _LOGGER = logging.getLogger(__name__)
+
+# A longer list is not read: 10,000 devices is The Things Stack Cloud's own limit.
+MAX_DEVICE_PAGES = 100
 
 
 class KeyStatus(StrEnum):
@@ -63,18 +76,8 @@ class IdentityServer:
         cls, hass: HomeAssistant, host: str, api_key: str, ca_pem: str | None
     ) -> KeyInfo:
         """Return what the Identity Server of host says of api_key."""
-        base = (
-            URL(cls.base_url)
-            if cls.base_url
-            else URL.build(scheme="https", host=identity_server_host(host))
-        )
-        options: dict[str, Any] = {}
         try:
-            if base.scheme == "https":
-                # What the MQTT session trusts, a self-hosted stack's CA included.
-                options["ssl"] = await hass.async_add_executor_job(
-                    client_ssl_context, ca_pem
-                )
+            base, options = await cls._async_base(hass, host, ca_pem)
             async with (
                 asyncio.timeout(cls.timeout),
                 async_get_clientsession(hass).get(
@@ -98,6 +101,83 @@ class IdentityServer:
             _LOGGER.debug("auth_info could not be asked: %s", err)
             return KeyInfo(KeyStatus.UNKNOWN)
         return KeyInfo(KeyStatus.KNOWN, key_application_id(answer), key_rights(answer))
+
+    @classmethod
+    async def async_list_devices(
+        cls,
+        hass: HomeAssistant,
+        host: str,
+        api_key: str,
+        ca_pem: str | None,
+        app_id: str,
+    ) -> list[ListedDevice] | None:
+        """Return every device of the application, or None without the whole list.
+
+        None too for a key without the right to read devices (403), which is how
+        most keys are made.
+        """
+        devices: list[ListedDevice] = []
+        try:
+            base, options = await cls._async_base(hass, host, ca_pem)
+            url = base.with_path(end_devices_path(app_id))
+            for page in range(1, MAX_DEVICE_PAGES + 1):
+                async with (
+                    asyncio.timeout(cls.timeout),
+                    async_get_clientsession(hass).get(
+                        url,
+                        params=end_devices_query(page),
+                        headers={hdrs.AUTHORIZATION: f"Bearer {api_key}"},
+                        allow_redirects=False,
+                        **options,
+                    ) as response,
+                ):
+                    if response.status != HTTPStatus.OK:
+                        _LOGGER.debug(
+                            "The device list answered HTTP %s", response.status
+                        )
+                        return None
+                    total = response.headers.get(TOTAL_COUNT_HEADER, "")
+                    listed = parse_end_devices(await response.json(content_type=None))
+                devices.extend(listed.devices)
+                # The server's own clients stop when the pages cover the total.
+                if listed.entries < PAGE_SIZE or (
+                    total.isdigit() and page * PAGE_SIZE >= int(total)
+                ):
+                    return devices
+        except (
+            ClientError,
+            TimeoutError,
+            TtnParseError,
+            ValueError,
+            ssl.SSLError,
+            TypeError,
+        ) as err:
+            _LOGGER.debug("The device list could not be read: %r", err)
+            return None
+        _LOGGER.warning(
+            "Application %s has more than %s devices: they are not listed",
+            app_id,
+            MAX_DEVICE_PAGES * PAGE_SIZE,
+        )
+        return None
+
+    @classmethod
+    async def _async_base(
+        cls, hass: HomeAssistant, host: str, ca_pem: str | None
+    ) -> tuple[URL, dict[str, Any]]:
+        """Return the Identity Server's URL and the request options that trust it."""
+        base = (
+            URL(cls.base_url)
+            if cls.base_url
+            else URL.build(scheme="https", host=identity_server_host(host))
+        )
+        options: dict[str, Any] = {}
+        if base.scheme == "https":
+            # What the MQTT session trusts, a self-hosted stack's CA included.
+            options["ssl"] = await hass.async_add_executor_job(
+                client_ssl_context, ca_pem
+            )
+        return base, options
 
 
 def refuses_key(key: KeyInfo, app_id: str) -> bool:

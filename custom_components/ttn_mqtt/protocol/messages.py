@@ -306,7 +306,8 @@ def _gateway(value: Any) -> GatewayReception:
     )
 
 
-def _version_ids(value: Any) -> VersionIds | None:
+def parse_version_ids(value: Any) -> VersionIds | None:
+    """Return the make and model of a `version_ids` object, None for no object."""
     if value is None:
         return None
     ids = _object(value, "version_ids")
@@ -349,7 +350,7 @@ def _uplink(common: dict[str, Any], up: dict[str, Any], *, simulated: bool) -> U
         frequency=_int(settings, "frequency"),
         consumed_airtime=_duration(up, "consumed_airtime"),
         locations={name: parse_location(item) for name, item in locations.items()},
-        version_ids=_version_ids(up.get("version_ids")),
+        version_ids=parse_version_ids(up.get("version_ids")),
     )
 
 
