@@ -798,7 +798,6 @@ class TtnCoordinator:
     ) -> None:
         if device.uplink is not None:
             version = device.uplink.version_ids
-        if device.uplink is not None:
             dev_eui = device.uplink.device.dev_eui
         entry = dr.async_get(self.hass).async_get_or_create(
             config_entry_id=self.entry.entry_id,
