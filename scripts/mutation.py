@@ -51,6 +51,7 @@ TESTS: dict[str, tuple[str, ...]] = {
     "protocol/downlink.py": ("tests/test_downlink.py",),
     "protocol/storage_integration.py": ("tests/test_storage.py",),
     "protocol/uplink_ledger.py": ("tests/test_storage.py",),
+    "protocol/end_devices.py": ("tests/test_end_devices.py",),
     "payload.py": ("tests/test_payload.py",),
     "fields.py": ("tests/test_fields.py",),
 }

@@ -24,11 +24,6 @@ from yarl import URL
 
 from custom_components.ttn_mqtt import config_flow, flow_forms, key_check, link
 from custom_components.ttn_mqtt.compat import device_config_entry_ids, vol
-from custom_components.ttn_mqtt.config_flow import (
-    OPTIONS_SCHEMA,
-    REAUTH_SCHEMA,
-    SECTION_CONNECTION,
-)
 from custom_components.ttn_mqtt.const import (
     CONF_API_KEY,
     CONF_APP_EUI,
@@ -44,6 +39,11 @@ from custom_components.ttn_mqtt.const import (
     DEFAULT_HOST,
     DOMAIN,
     EVENT_UPLINK,
+)
+from custom_components.ttn_mqtt.flow_forms import (
+    OPTIONS_SCHEMA,
+    REAUTH_SCHEMA,
+    SECTION_CONNECTION,
 )
 from custom_components.ttn_mqtt.key_check import identity_server_url
 from custom_components.ttn_mqtt.protocol.auth_info import RIGHT_DOWN_WRITE

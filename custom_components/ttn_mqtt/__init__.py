@@ -14,6 +14,8 @@ from .backfill import storage_issue_id
 from .const import DOMAIN
 from .coordinator import TtnCoordinator, TtnMqttConfigEntry
 from .device_store import async_remove_store
+from .inventory import DeviceInventory
+from .lorawan_share import async_share_devices
 from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [
@@ -39,7 +41,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: TtnMqttConfigEntry) -> b
     entry.runtime_data = coordinator
     entry.async_on_unload(coordinator.async_stop)
     entry.async_on_unload(entry.add_update_listener(async_reload_entry))
+    # Before the platforms: they leave out the fields of devices shared and taken.
+    await async_share_devices(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    DeviceInventory(coordinator).async_start()
     return True
 
 

@@ -7,6 +7,7 @@ when the oldest supported release has the new API.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib.util import find_spec
 import inspect
 import sys
@@ -20,6 +21,7 @@ __all__ = [
     "PARTS_PER_MILLION",
     "RegistryDevice",
     "device_config_entry_ids",
+    "registry_devices",
     "via_device",
     "vol",
 ]
@@ -87,3 +89,15 @@ def device_config_entry_ids(device: RegistryDevice) -> set[str]:
     if (entry_id := getattr(device, "config_entry_id", None)) is not None:
         return {entry_id}
     return set(device.config_entries)
+
+
+def registry_devices(registry: dr.DeviceRegistry) -> list[RegistryDevice]:
+    """Return every device of the device registry.
+
+    Before Home Assistant 2026.8, `devices` maps registry ids to devices; from 2026.8
+    it is a collection of devices, and devices under a hub are in `child_devices`.
+    """
+    devices: Any = registry.devices
+    if isinstance(devices, Mapping):  # pragma: no cover - the oldest release's branch
+        return list(devices.values())
+    return [*devices, *getattr(registry, "child_devices", ())]

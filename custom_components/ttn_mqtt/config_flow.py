@@ -31,16 +31,17 @@ from .const import (
 )
 from .coordinator import TtnMqttConfigEntry
 from .flow_forms import (
-    OPTIONS_SCHEMA,
     REAUTH_SCHEMA,
     SECTION_CONNECTION,
     flat_values,
     form_values,
+    options_schema,
     reconfigure_schema,
     user_schema,
 )
 from .key_check import KeyInfo, KeyStatus, async_check_key
 from .link import async_connect_once, settings_from_data
+from .lorawan_share import async_lorawan_available
 from .protocol.auth_info import RIGHT_DOWN_WRITE, RIGHT_TRAFFIC_READ
 from .protocol.ids import (
     application_uid,
@@ -359,9 +360,10 @@ class TtnOptionsFlow(OptionsFlow):
         """Show the options, filled with the current ones."""
         if user_input is not None:
             return self.async_create_entry(data=user_input)
+        with_share = await async_lorawan_available(self.hass)
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(
-                OPTIONS_SCHEMA, self.config_entry.options
+                options_schema(with_share=with_share), self.config_entry.options
             ),
         )

@@ -24,11 +24,11 @@ from .backfill import Backfill
 from .compat import RegistryDevice
 from .const import CONF_STALE_HOURS, DEFAULT_STALE_HOURS
 from .downlink_sender import DownlinkSender
-from .fleet import DeviceListener, Fleet
+from .fleet import DeviceListener, Fleet, MessageListener
 from .link import Link, settings_from_data
 from .models import TtnCounters, TtnDevice
 from .protocol.downlink import Downlink
-from .protocol.messages import DownlinkEvent
+from .protocol.messages import DownlinkEvent, VersionIds
 from .protocol.topics import DownlinkMode
 from .registry import application_identifier, device_identifier, end_device_id
 
@@ -122,13 +122,25 @@ class TtnCoordinator:
         """Call listener with each downlink report."""
         return self.fleet.async_add_downlink_listener(listener)
 
-    # What actions do.
+    @callback
+    def async_add_message_listener(self, listener: MessageListener) -> CALLBACK_TYPE:
+        """Call listener with each uplink applied and each join, after entities."""
+        return self.fleet.async_add_message_listener(listener)
+
+    # What actions and the device inventory do.
 
     def publish_downlinks(
         self, device_id: str, mode: DownlinkMode, downlinks: Sequence[Downlink]
     ) -> bool:
         """Publish downlinks (none clears the queue); False, sending nothing, if offline."""
         return self.downlinks.publish(device_id, mode, downlinks)
+
+    @callback
+    def async_add_listed_device(
+        self, device_id: str, dev_eui: str | None, version: VersionIds | None
+    ) -> None:
+        """Register a device the application lists, until its first uplink says more."""
+        self.fleet.async_add_listed_device(device_id, dev_eui, version)
 
     @callback
     def async_forget_device(self, device_id: str) -> None:

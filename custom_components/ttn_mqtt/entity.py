@@ -10,7 +10,9 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .const import DATA_LORAWAN_TAKEN
 from .coordinator import TtnCoordinator, TtnMqttConfigEntry
+from .fields import FIELD_KEY_PREFIX
 from .models import TtnDevice
 
 
@@ -159,17 +161,40 @@ def async_add_device_entities(
     device costs a task each, which a start with many restored devices would feel.
     """
     coordinator = entry.runtime_data
+
+    def shown(device: TtnDevice) -> Sequence[Entity]:
+        entities = new_entities(device)
+        if not _taken_by_lorawan(coordinator, device):
+            return entities
+        return [entity for entity in entities if not _is_field_entity(entity)]
+
     async_add_entities(
         [
             entity
             for device in list(coordinator.devices.values())
-            for entity in new_entities(device)
+            for entity in shown(device)
         ]
     )
 
     @callback
     def add_new(device: TtnDevice) -> None:
-        if entities := new_entities(device):
+        if entities := shown(device):
             async_add_entities(entities)
 
     entry.async_on_unload(coordinator.async_add_new_data_listener(add_new))
+
+
+def _taken_by_lorawan(coordinator: TtnCoordinator, device: TtnDevice) -> bool:
+    """Return whether a LoRaWAN device integration shows the device's readings."""
+    taken = coordinator.hass.data.get(DATA_LORAWAN_TAKEN, {}).get(
+        coordinator.entry.entry_id
+    )
+    if not taken or device.uplink is None:
+        return False
+    return (device.uplink.device.dev_eui or "").lower() in taken
+
+
+def _is_field_entity(entity: Entity) -> bool:
+    return isinstance(entity, TtnDeviceEntity) and entity.key.startswith(
+        FIELD_KEY_PREFIX
+    )

@@ -281,6 +281,16 @@ def field_platform(key: str, value: Any) -> Platform | None:
     return Platform.SENSOR
 
 
+def assign_platforms(platforms: dict[str, str], fields: Mapping[str, Any]) -> None:
+    """Decide which platform shows each new field, once, by its first known value.
+
+    A field that changes type later keeps its platform: it never gets a second entity.
+    """
+    for key, value in fields.items():
+        if key not in platforms and (platform := field_platform(key, value)):
+            platforms[key] = platform
+
+
 @lru_cache(maxsize=4096)
 def readable_name(key: str) -> str:
     """Name a field after its key: `battery_voltage` -> "Battery voltage".

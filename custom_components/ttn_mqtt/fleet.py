@@ -22,7 +22,7 @@ from homeassistant.util import dt as dt_util
 from .bus_events import async_fire_downlink, async_fire_uplink
 from .const import DOMAIN
 from .device_store import DeviceStore
-from .fields import field_platform
+from .fields import assign_platforms
 from .models import TtnCounters, TtnDevice
 from .payload import MAX_FIELDS, SENSOR_ATTR_KEY, flatten_payload, sensor_hints
 from .protocol.downlink import exhausted_report
@@ -33,6 +33,7 @@ from .protocol.messages import (
     JoinAccept,
     LocationSolved,
     Uplink,
+    VersionIds,
     parse_payload,
 )
 from .protocol.topics import HANDLED_KINDS, parse_topic
@@ -43,6 +44,8 @@ from .skipped import SkippedMessages
 _LOGGER = logging.getLogger(__name__)
 
 type DeviceListener = Callable[[Context | None], None]
+# Called with each uplink applied (once, live or fetched back: the bool) and each join.
+type MessageListener = Callable[[Uplink | JoinAccept, bool], None]
 
 
 class Fleet:
@@ -67,6 +70,7 @@ class Fleet:
         self._device_listeners: dict[str, list[DeviceListener]] = {}
         self._new_data_listeners: list[Callable[[TtnDevice], None]] = []
         self._downlink_listeners: list[Callable[[DownlinkEvent], None]] = []
+        self._message_listeners: list[MessageListener] = []
 
     # Listeners: platforms and entities subscribe here.
 
@@ -99,6 +103,12 @@ class Fleet:
         self._downlink_listeners.append(listener)
         return partial(self._downlink_listeners.remove, listener)
 
+    @callback
+    def async_add_message_listener(self, listener: MessageListener) -> CALLBACK_TYPE:
+        """Call listener with each uplink applied and each join, after entities."""
+        self._message_listeners.append(listener)
+        return partial(self._message_listeners.remove, listener)
+
     # Storage: the latest uplink of each device survives a restart.
 
     async def async_restore(self) -> None:
@@ -109,12 +119,26 @@ class Fleet:
         self.devices, self.ledger = await self._store.async_load()
         for device in self.devices.values():
             # Fields stored without their platform (by an older release) get one.
-            _assign_platforms(device, device.fields)
+            assign_platforms(device.field_platforms, device.fields)
             self._register_device(device)
 
     async def async_save(self) -> None:
         """Save now, as when the entry unloads."""
         await self._store.async_save()
+
+    @callback
+    def async_add_listed_device(
+        self, device_id: str, dev_eui: str | None, version: VersionIds | None
+    ) -> None:
+        """Register a device the application lists, until its first uplink says more."""
+        device = self.devices.get(device_id)
+        if device is not None and device.uplink is not None:
+            return
+        new = device is None
+        device = self._device(device_id)
+        self._register_device(device, dev_eui, version)
+        if new:
+            self._notify(device)
 
     @callback
     def async_forget_device(self, device_id: str) -> None:
@@ -175,6 +199,9 @@ class Fleet:
             if device.ha_device_id is None:
                 self._register_device(device, message.device.dev_eui)
             self._notify(device)
+            if isinstance(message, JoinAccept):
+                for listener in list(self._message_listeners):
+                    listener(message, False)
 
     # The backfill's side: it fetches, the fleet decides what is new.
 
@@ -239,6 +266,8 @@ class Fleet:
         if newest:
             self._notify(device, context)
         self._store.async_schedule_save()
+        for listener in list(self._message_listeners):
+            listener(uplink, backfilled)
 
     def _merge_fields(self, device: TtnDevice, fields: dict[str, Any]) -> None:
         """Take an uplink's fields; past MAX_FIELDS, new ones are left out and said once."""
@@ -251,7 +280,7 @@ class Fleet:
                     del fields[key]
                 self._report_too_many_fields(device)
         device.fields.update(fields)
-        _assign_platforms(device, fields)
+        assign_platforms(device.field_platforms, fields)
 
     def _report_too_many_fields(self, device: TtnDevice) -> None:
         issue_id = f"too_many_fields_{self.entry.entry_id}_{device.device_id}"
@@ -340,7 +369,12 @@ class Fleet:
         return device
 
     @callback
-    def _register_device(self, device: TtnDevice, dev_eui: str | None = None) -> None:
+    def _register_device(
+        self,
+        device: TtnDevice,
+        dev_eui: str | None = None,
+        version: VersionIds | None = None,
+    ) -> None:
         async_register_device(
             self.hass,
             self.entry,
@@ -348,18 +382,8 @@ class Fleet:
             device,
             application_device_id=self.application_device_id,
             dev_eui=dev_eui,
+            version=version,
         )
-
-
-def _assign_platforms(device: TtnDevice, fields: dict[str, Any]) -> None:
-    """Decide which platform shows each new field, once, by its first known value.
-
-    A field that changes type later keeps its platform: it never gets a second entity.
-    """
-    platforms = device.field_platforms
-    for key, value in fields.items():
-        if key not in platforms and (platform := field_platform(key, value)):
-            platforms[key] = platform
 
 
 def _seen_at(received_at: datetime | None) -> datetime:

@@ -28,6 +28,7 @@ from .const import (
     CONF_CA_PEM,
     CONF_HOST,
     CONF_PORT,
+    CONF_SHARE_LORAWAN,
     CONF_SIGNAL_ENTITIES,
     CONF_STALE_HOURS,
     CONF_TENANT,
@@ -35,6 +36,7 @@ from .const import (
     DEFAULT_BACKFILL_HOURS,
     DEFAULT_HOST,
     DEFAULT_PORT,
+    DEFAULT_SHARE_LORAWAN,
     DEFAULT_SIGNAL_ENTITIES,
     DEFAULT_STALE_HOURS,
     DEFAULT_TENANT,
@@ -166,3 +168,17 @@ OPTIONS_SCHEMA = vol.Schema(
         ): hours_selector(MAX_BACKFILL_HOURS),
     }
 )
+SHARE_OPTION_SCHEMA = vol.Schema(
+    {
+        vol.Required(
+            CONF_SHARE_LORAWAN, default=DEFAULT_SHARE_LORAWAN
+        ): BooleanSelector(),
+    }
+)
+
+
+def options_schema(*, with_share: bool = True) -> vol.Schema:
+    """Return the options, share_lorawan among them where Home Assistant has lorawan."""
+    if not with_share:
+        return OPTIONS_SCHEMA
+    return OPTIONS_SCHEMA.extend(SHARE_OPTION_SCHEMA.schema)

@@ -74,10 +74,14 @@ def async_register_device(
     *,
     application_device_id: str | None,
     dev_eui: str | None = None,
+    version: VersionIds | None = None,
 ) -> None:
-    """Add or update an end device, with the make and model its uplink names."""
-    version = device.uplink.version_ids if device.uplink else None
+    """Add or update an end device, with the make and model its uplink names.
+
+    Without an uplink, what a join or the device list says: dev_eui and version.
+    """
     if device.uplink is not None:
+        version = device.uplink.version_ids
         dev_eui = device.uplink.device.dev_eui
     entry_device = dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id,

@@ -34,6 +34,8 @@ def key_application_id(auth_info: Any) -> str | None:
 # The rights the integration uses (api/ttn/lorawan/v3/rights.proto).
 RIGHT_TRAFFIC_READ: Final = "RIGHT_APPLICATION_TRAFFIC_READ"
 RIGHT_DOWN_WRITE: Final = "RIGHT_APPLICATION_TRAFFIC_DOWN_WRITE"
+# Optional: the device list (protocol/end_devices.py).
+RIGHT_DEVICES_READ: Final = "RIGHT_APPLICATION_DEVICES_READ"
 
 # <tenant>.<cluster>.cloud.thethings.industries
 _CLOUD_TENANT = re.compile(r"^([a-z0-9-]+)\.[a-z0-9-]+\.cloud\.thethings\.industries$")

@@ -212,7 +212,8 @@ def _gateway(value: Any) -> GatewayReception:
     )
 
 
-def _version_ids(value: Any) -> VersionIds | None:
+def parse_version_ids(value: Any) -> VersionIds | None:
+    """Return the make and model of a `version_ids` object, None for no object."""
     if value is None:
         return None
     ids = as_object(value, "version_ids")
@@ -250,7 +251,7 @@ def _uplink(common: dict[str, Any], up: dict[str, Any], *, simulated: bool) -> U
         spreading_factor=integer(lora, "spreading_factor"),
         consumed_airtime=duration(up, "consumed_airtime"),
         locations={name: parse_location(item) for name, item in locations.items()},
-        version_ids=_version_ids(up.get("version_ids")),
+        version_ids=parse_version_ids(up.get("version_ids")),
     )
 
 
