@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
@@ -14,7 +15,9 @@ from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.ttn_mqtt import logbook
 from custom_components.ttn_mqtt.const import DOMAIN, EVENT_DOWNLINK
+from custom_components.ttn_mqtt.event import TtnDownlinkEvent
 from custom_components.ttn_mqtt.protocol import downlink as downlink_module
+from custom_components.ttn_mqtt.protocol.messages import parse_application_up
 
 from .common import async_wait_for
 from .uplinks import end_device, send_downlink
@@ -305,3 +308,41 @@ async def test_the_logbook_says_what_became_of_a_downlink(
         "transmission scheduled time (delta is `87.512ms`))"
     )
     assert events[0]["message"] == "downlink on port 9 queued"
+
+
+async def test_reports_before_the_new_entity_is_added_are_all_shown(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Queued and sent of a silent device in one go: its new entity shows both.
+
+    The server often publishes them together. When adding the entity they made
+    waits (a busy Home Assistant), the second came before the entity was added, and
+    it showed only the last.
+    """
+    added = TtnDownlinkEvent.async_added_to_hass
+
+    async def added_later(entity: TtnDownlinkEvent) -> None:
+        await asyncio.sleep(0.05)
+        await added(entity)
+
+    monkeypatch.setattr(TtnDownlinkEvent, "async_added_to_hass", added_later)
+    recorder = Recorder(hass, "event.raw_01_downlink")
+    fleet = init_integration.runtime_data.fleet
+    for status in ("downlink_queued", "downlink_sent"):
+        fleet.async_apply_message(
+            parse_application_up(
+                {
+                    "end_device_ids": {
+                        "device_id": "raw-01",
+                        "application_ids": {"application_id": "test-app"},
+                    },
+                    "received_at": "2026-12-06T04:30:00Z",
+                    status: {"f_port": 4, "frm_payload": "AQ==", "priority": "NORMAL"},
+                }
+            )
+        )
+    await async_wait_for(lambda: recorder.shown)
+    await hass.async_block_till_done()
+    assert [shown["event_type"] for shown in recorder.shown] == ["queued", "sent"]

@@ -33,25 +33,32 @@ async def async_setup_entry(
     """Add a downlink event entity for every end device, now and as they appear."""
     coordinator = entry.runtime_data
     new_keys = NewKeys()
+    # Entities made for a report, until Home Assistant added them: the reports that
+    # come meanwhile (queued and sent, often together) are kept for them.
+    waiting: dict[str, TtnDownlinkEvent] = {}
 
     @callback
-    def new_event(
-        device: TtnDevice, *, replay_last: bool = False
-    ) -> list[TtnDownlinkEvent]:
+    def new_event(device: TtnDevice) -> list[TtnDownlinkEvent]:
         made = new_keys.made(device)
         if "downlink" in made:
             return []
         made.add("downlink")
-        return [
-            TtnDownlinkEvent(coordinator, device.device_id, replay_last=replay_last)
-        ]
+        return [TtnDownlinkEvent(coordinator, device.device_id)]
 
     @callback
     def handle_downlink(event: DownlinkEvent) -> None:
         # A device can make itself known by a downlink report (of a downlink sent
         # from the console) before any uplink; its entity then starts with it.
-        device = coordinator.devices[event.device.device_id]
-        if entities := new_event(device, replay_last=True):
+        device_id = event.device.device_id
+        if (
+            entity := waiting.get(device_id)
+        ) is not None and entity.unshown is not None:
+            entity.unshown.append(event)
+            return
+        waiting.pop(device_id, None)
+        if entities := new_event(coordinator.devices[device_id]):
+            waiting[device_id] = entities[0]
+            entities[0].unshown = [event]
             async_add_entities(entities)
 
     async_add_device_entities(entry, async_add_entities, new_event)
@@ -67,13 +74,13 @@ class TtnDownlinkEvent(TtnDeviceEntity, EventEntity):
         self,
         coordinator: TtnCoordinator,
         device_id: str,
-        *,
-        replay_last: bool,
     ) -> None:
         """Attach the entity to its end device."""
         super().__init__(coordinator, device_id, "downlink")
         self._attr_event_types = [status.value for status in EVENT_TYPES]
-        self._replay_last = replay_last
+        # Of an entity made for a report: the reports that came before Home Assistant
+        # added it, shown then; None once it follows the reports itself.
+        self.unshown: list[DownlinkEvent] | None = None
 
     async def async_added_to_hass(self) -> None:
         """Follow the device's downlink reports."""
@@ -81,9 +88,9 @@ class TtnDownlinkEvent(TtnDeviceEntity, EventEntity):
         self.async_on_remove(
             self.coordinator.async_add_downlink_listener(self._handle_downlink)
         )
-        device = self.coordinator.devices.get(self.device_id)
-        if self._replay_last and device and device.last_downlink:
-            self._handle_downlink(device.last_downlink)
+        unshown, self.unshown = self.unshown or [], None
+        for event in unshown:
+            self._handle_downlink(event)
 
     @callback
     def _handle_downlink(self, event: DownlinkEvent) -> None:
