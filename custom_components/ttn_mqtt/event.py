@@ -88,13 +88,24 @@ class TtnDownlinkEvent(TtnDeviceEntity, EventEntity):
         self.async_on_remove(
             self.coordinator.async_add_downlink_listener(self._handle_downlink)
         )
+        if self.unshown is not None:
+            # Once added: Home Assistant 2026 drops a state written while adding.
+            self.hass.loop.call_soon(self._show_unshown)
+
+    @callback
+    def _show_unshown(self) -> None:
         unshown, self.unshown = self.unshown or [], None
         for event in unshown:
             self._handle_downlink(event)
 
     @callback
     def _handle_downlink(self, event: DownlinkEvent) -> None:
-        if event.device.device_id != self.device_id or event.status not in EVENT_TYPES:
+        if (
+            self.unshown is not None
+            or event.device.device_id != self.device_id
+            or event.status not in EVENT_TYPES
+        ):
+            # Until the reports kept for it are shown, the platform keeps new ones.
             return
         self._trigger_event(event.status.value, report_details(event))
         self.async_write_ha_state()
