@@ -23,13 +23,16 @@ class BenchmarkError(RuntimeError):
 
 @dataclass
 class Records:
-    """What a target's probe wrote: `w <seq> <time>`, `ready <time>`, `gc <s> <time>`."""
+    """What a target's probe wrote: `w <seq> <time>`, `ready <time>`, `gc <s> <time>`,
+    `s <states written>`, `objects <count>`."""
 
     path: Path
     writes: dict[int, float] = field(default_factory=dict)
     # Full garbage collections: how long each took, and when it ended.
     collections: list[tuple[float, float]] = field(default_factory=list)
     started: float | None = None
+    states: int = 0
+    objects: list[int] = field(default_factory=list)
     ready: float | None = None
     last_change: float = 0.0
     _offset: int = 0
@@ -59,6 +62,10 @@ class Records:
                 self.started = float(value)
             elif kind == "ready":
                 self.ready = float(value)
+            elif kind == "s":
+                self.states = int(value)
+            elif kind == "objects":
+                self.objects.append(int(value))
             elif kind == "gc":
                 took, _, stamp = value.partition(" ")
                 self.collections.append((float(took), float(stamp)))
@@ -106,6 +113,13 @@ class Target:
             if time.monotonic() > deadline:
                 raise BenchmarkError(f"gave up waiting for {what} after {timeout:g} s")
             time.sleep(POLL)
+
+    def count_objects(self) -> int:
+        """Return the objects that survive a full collection (the probe counts them)."""
+        counted = len(self.records.objects)
+        self.process.send_signal(signal.SIGUSR1)
+        self.wait("the object count", lambda: len(self.records.objects) > counted, 60)
+        return self.records.objects[-1]
 
     def settle(self, seconds: float) -> None:
         """Let the process finish what it was doing."""

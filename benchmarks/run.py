@@ -6,6 +6,8 @@ shaped like The Things Stack (ttn_sim) and with the same pre-generated uplinks:
 - L, the limit: a bare paho-mqtt subscriber that parses each uplink and keeps the latest;
 - P, the peer: Home Assistant with its `mqtt` integration and an MQTT entity with a
   template per decoded field per device, as users write them by hand;
+- F, Home Assistant's floor: a minimal integration that writes T's entities straight
+  from each decoded payload: what any integration showing them pays;
 - T, ours: Home Assistant with ttn_mqtt.
 
 It prints a table and writes the figures of every run as JSON. benchmarks/README.md
@@ -141,9 +143,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, help="fixed-rate duration (20)")
     parser.add_argument(
         "--targets",
-        default="LPT",
+        default="LPFT",
         type=lambda text: tuple(dict.fromkeys(text.upper())),
-        help="which targets, in this order (LPT)",
+        help="which targets, in this order (LPFT)",
     )
     parser.add_argument(
         "--ttn-mqtt",
@@ -156,12 +158,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="profile P and T with py-spy (on PATH, or $PY_SPY) in the burst and at "
+        help="profile P, F and T with py-spy (on PATH, or $PY_SPY) in the burst and at "
         "the fixed rate, and while it starts with the devices restored; raw stacks in benchmarks/results/work/profiles",
     )
     args = parser.parse_args(argv)
     if not args.targets or not set(args.targets) <= set(NAMES):
-        parser.error("--targets: a combination of L, P and T")
+        parser.error("--targets: a combination of L, P, F and T")
     if not (args.ttn_mqtt / "manifest.json").is_file():
         parser.error(f"--ttn-mqtt: no integration in {args.ttn_mqtt}")
     args.py_spy = None
