@@ -60,14 +60,6 @@ class TtnDeviceEntity(Entity):
             identifiers={self.coordinator.device_identifier(self.device_id)}
         )
 
-    @property
-    def available(self) -> bool:
-        """Return False when the link is down beyond its grace, or the device is stale."""
-        device = self.coordinator.devices.get(self.device_id)
-        return (
-            self.coordinator.link_available and device is not None and not device.stale
-        )
-
     def _refresh(self, device: TtnDevice) -> Hashable:
         """Set the state attributes from the device; return what the entity shows.
 
@@ -77,10 +69,17 @@ class TtnDeviceEntity(Entity):
         return None
 
     def _snapshot(self) -> Hashable:
+        """Set availability and the state attributes; return what the entity shows.
+
+        Unavailable when the link is down beyond its grace, or the device is stale.
+        Set here, once per update, rather than a property Home Assistant asks again.
+        """
         device = self.coordinator.devices.get(self.device_id)
         if device is None:
+            self._attr_available = False
             return None
-        return (self.available, self._refresh(device))
+        self._attr_available = self.coordinator.link_available and not device.stale
+        return (self._attr_available, self._refresh(device))
 
     async def async_added_to_hass(self) -> None:
         """Follow the device's uplinks and the link to the server."""

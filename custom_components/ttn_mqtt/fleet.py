@@ -295,9 +295,14 @@ class Fleet:
 
     @callback
     def _notify(self, device: TtnDevice, context: Context | None = None) -> None:
-        # Copies: platforms add entities, and entities their listeners, on the way.
-        for listener in list(self._new_data_listeners):
-            listener(device)
+        # Platforms look for new entities only when what they make them from changed:
+        # most uplinks bring the fields the device already has.
+        sources = _entity_sources(device)
+        if sources != device.entity_sources:
+            device.entity_sources = sources
+            # Copies: platforms add entities, and entities their listeners, on the way.
+            for listener in list(self._new_data_listeners):
+                listener(device)
         for update in list(self._device_listeners.get(device.device_id, ())):
             try:
                 update(context)
@@ -360,6 +365,21 @@ def _assign_platforms(device: TtnDevice, fields: dict[str, Any]) -> None:
     for key, value in fields.items():
         if key not in platforms and (platform := field_platform(key, value)):
             platforms[key] = platform
+
+
+def _entity_sources(device: TtnDevice) -> tuple[Any, ...]:
+    """Return what the platforms make a device's entities from.
+
+    Its registration, its fields and their platforms (fields are only ever added),
+    and the positions a tracker can show besides the payload's.
+    """
+    return (
+        device.ha_device_id,
+        len(device.fields),
+        len(device.field_platforms),
+        device.solved_location,
+        tuple(device.uplink.locations.values()) if device.uplink else (),
+    )
 
 
 def _seen_at(received_at: datetime | None) -> datetime:

@@ -38,6 +38,8 @@ class TtnDevice:
     stale: bool = False
     # The DevEUI and make and model the device registry has from an uplink, if any.
     registered_as: tuple[str | None, VersionIds | None] | None = None
+    # What the platforms last made entities from (fleet.py's `_entity_sources`).
+    entity_sources: tuple[Any, ...] | None = None
 
 
 @dataclass(slots=True)

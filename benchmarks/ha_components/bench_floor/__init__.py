@@ -33,11 +33,13 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 DOMAIN = "bench_floor"
+# In ttn_mqtt's order: Home Assistant adds the platforms' entities in this order, and a
+# start is over when the last sensor is back.
 PLATFORMS = (
-    Platform.SENSOR,
     Platform.BINARY_SENSOR,
     Platform.DEVICE_TRACKER,
     Platform.EVENT,
+    Platform.SENSOR,
 )
 # As ttn_mqtt: link.py's DRAIN_BATCH and DRAIN_BUDGET, protocol/session.py's
 # RECEIVE_BUFFER and READ_CHUNK.
