@@ -212,12 +212,13 @@ class Fleet:
             device.last_seen = _seen_at(received_at)
             if uplink.decoded_payload is not None:
                 self._merge_fields(device, flatten_payload(uplink.decoded_payload))
-                hints = sensor_hints(uplink.decoded_payload.get(SENSOR_ATTR_KEY))
-                device.sensor_attr.update(
-                    (key, hint)
-                    for key, hint in hints.items()
-                    if key in device.sensor_attr or len(device.sensor_attr) < MAX_FIELDS
-                )
+                if hints := sensor_hints(uplink.decoded_payload.get(SENSOR_ATTR_KEY)):
+                    device.sensor_attr.update(
+                        (key, hint)
+                        for key, hint in hints.items()
+                        if key in device.sensor_attr
+                        or len(device.sensor_attr) < MAX_FIELDS
+                    )
             if device.stale and not self.is_stale(received_at):
                 device.stale = False
                 _LOGGER.info("%s reports again", device.device_id)
