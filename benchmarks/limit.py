@@ -4,7 +4,7 @@ Run by benchmarks/run.py as a process of its own (`python -m benchmarks.limit`),
 CPU time and memory are measured like Home Assistant's. It writes the same lines as
 the Home Assistant probe (benchmarks/ha_components/bench_probe): `ready <time>`
 once subscribed, `w <seq> <time>` once an uplink is parsed and kept, and `gc <seconds>
-<time>` after each full garbage collection; on SIGUSR1, `objects <count>`.
+<time>` after each full garbage collection; on SIGUSR1, `objects <count> <seconds>`.
 """
 
 from __future__ import annotations
@@ -60,9 +60,11 @@ def main() -> None:
     def count_objects(*_: Any) -> None:
         # As the probe: what stays once the garbage is gone.
         gc.callbacks.remove(collected)
+        started = time.perf_counter()
         gc.collect()
+        took = time.perf_counter() - started
         gc.callbacks.append(collected)
-        lines.append(f"objects {len(gc.get_objects())}\n")
+        lines.append(f"objects {len(gc.get_objects())} {took:.6f}\n")
 
     def flush() -> None:
         with open(args.output, "a") as output:

@@ -24,7 +24,7 @@ class BenchmarkError(RuntimeError):
 @dataclass
 class Records:
     """What a target's probe wrote: `w <seq> <time>`, `ready <time>`, `gc <s> <time>`,
-    `s <states written>`, `objects <count>`."""
+    `s <states written>`, `objects <count> <seconds>`."""
 
     path: Path
     writes: dict[int, float] = field(default_factory=dict)
@@ -32,7 +32,8 @@ class Records:
     collections: list[tuple[float, float]] = field(default_factory=list)
     started: float | None = None
     states: int = 0
-    objects: list[int] = field(default_factory=list)
+    # Objects that survived each full collection asked for, and how long it took.
+    objects: list[tuple[int, float]] = field(default_factory=list)
     ready: float | None = None
     last_change: float = 0.0
     _offset: int = 0
@@ -65,7 +66,8 @@ class Records:
             elif kind == "s":
                 self.states = int(value)
             elif kind == "objects":
-                self.objects.append(int(value))
+                count, _, took = value.partition(" ")
+                self.objects.append((int(count), float(took)))
             elif kind == "gc":
                 took, _, stamp = value.partition(" ")
                 self.collections.append((float(took), float(stamp)))
@@ -114,8 +116,8 @@ class Target:
                 raise BenchmarkError(f"gave up waiting for {what} after {timeout:g} s")
             time.sleep(POLL)
 
-    def count_objects(self) -> int:
-        """Return the objects that survive a full collection (the probe counts them)."""
+    def count_objects(self) -> tuple[int, float]:
+        """Collect all garbage; return the objects that survive and the seconds it took."""
         counted = len(self.records.objects)
         self.process.send_signal(signal.SIGUSR1)
         self.wait("the object count", lambda: len(self.records.objects) > counted, 60)

@@ -12,8 +12,8 @@ once Home Assistant has started, `ready <time>` once `expected` marker sensors e
 (with a value, when `require_state` is set; the time is when the last of them was
 written) and `gc <seconds> <time>` after each full garbage collection, as those hold
 everything up; `s <count>`, the states written so far (every entity's), when it
-changed; and on SIGUSR1 it collects every generation and appends `objects <count>`,
-the objects that survive (that collection is not reported as a `gc` line). Lines are
+changed; and on SIGUSR1 it collects every generation and appends `objects <count>
+<seconds>`, the objects that survive and how long that took (not a `gc` line). Lines are
 written from the executor five times a second, when any.
 """
 
@@ -127,9 +127,11 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
         # Asked between phases: what stays once the garbage is gone.
         nonlocal counting
         counting = True
+        started = time.perf_counter()
         gc.collect()
+        took = time.perf_counter() - started
         counting = False
-        lines.append(f"objects {len(gc.get_objects())}\n")
+        lines.append(f"objects {len(gc.get_objects())} {took:.6f}\n")
         flush()
 
     cancel_ready_poll: CALLBACK_TYPE | None = None
