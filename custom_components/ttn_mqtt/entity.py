@@ -36,7 +36,7 @@ class TtnApplicationEntity(Entity):
 
 
 class TtnDeviceEntity(Entity):
-    """An entity of one end device, updated by that device's uplinks only.
+    """An entity of one end device, updated by that device's uplinks and the link only.
 
     Subclasses set their state attributes in `_refresh` and return what they show;
     an uplink that changes none of it writes no state, which is most of them.
@@ -85,13 +85,12 @@ class TtnDeviceEntity(Entity):
         """Follow the device's uplinks and the link to the server."""
         # Uplinks may have come between the entity's creation and now.
         self._shown = self._snapshot()
+        # The fleet also calls it when the link changes: one listener per entity
+        # rather than two, which a start with many devices feels.
         self.async_on_remove(
             self.coordinator.async_add_device_listener(
                 self.device_id, self._handle_device_update
             )
-        )
-        self.async_on_remove(
-            self.coordinator.async_add_link_listener(self._handle_link_update)
         )
 
     @callback
@@ -102,12 +101,6 @@ class TtnDeviceEntity(Entity):
             if context is not None:
                 self.async_set_context(context)
             self.async_write_ha_state()
-
-    @callback
-    def _handle_link_update(self) -> None:
-        # Called on every change of the session's state, retries included; most
-        # leave the entity's availability as it was.
-        self._handle_device_update(None)
 
 
 class NewKeys:

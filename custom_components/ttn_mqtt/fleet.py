@@ -311,6 +311,15 @@ class Fleet:
                 # One entity's defect must not keep the device's others from updating.
                 _LOGGER.exception("Error updating an entity of %s", device.device_id)
 
+    @callback
+    def async_update_all(self) -> None:
+        """Tell every device's entities that the link changed: their availability may."""
+        # Called on every change of the session's state, retries included; most
+        # leave the entities' availability as it was, and they write nothing.
+        for listeners in list(self._device_listeners.values()):
+            for update in list(listeners):
+                update(None)
+
     # Devices.
 
     @callback
