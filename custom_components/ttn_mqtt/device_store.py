@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
 import logging
 from typing import Any
 
@@ -107,7 +106,7 @@ def _encode_device(device: TtnDevice) -> dict[str, Any]:
         "fields": device.fields,
         "sensor_attr": device.sensor_attr,
         "field_platforms": device.field_platforms,
-        "solved_location": asdict(device.solved_location)
+        "solved_location": device.solved_location._asdict()
         if device.solved_location
         else None,
         "last_seen": device.last_seen.isoformat() if device.last_seen else None,
