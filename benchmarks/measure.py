@@ -160,8 +160,8 @@ def measure(bench: Bench, target: str) -> dict[str, float]:
             rss = process.rss()
             result["kb_per_device"] = (rss - rss_empty) / 1024 / bench.sizes.devices
             # Every target starts the burst with no garbage and no collection due,
-            # and the fixed rate too: what a full collection costs is the one after
-            # the burst, timed, and not left to chance.
+            # and the fixed rate too: a full collection in the burst is one the
+            # burst made due; the one after it is timed, whatever the chance.
             objects, _ = process.count_objects()
             gc_from = time.time()
             with bench.profiler.phase(process, f"{target}-burst"):
