@@ -110,8 +110,9 @@ class Bench:
     sizes: Sizes
     work: Path
     profiler: Profiler
-    # The copy of the integration T runs.
+    # The copy of the integration T runs, and B (an earlier version), if any.
     integration: Path
+    before: Path | None = None
 
     @property
     def credentials(self) -> ha.Credentials:
@@ -141,8 +142,15 @@ def measure(bench: Bench, target: str) -> dict[str, float]:
         if target == "P":
             # The peer's entities are YAML: no devices is a configuration of its own.
             rss_empty, start_empty = _peer_without_devices(bench, directory)
+        # B is T with another copy of the integration.
+        integration = bench.before if target == "B" else bench.integration
+        assert integration is not None
         ha.prepare(
-            directory, target, bench.workload, bench.credentials, bench.integration
+            directory,
+            "T" if target == "B" else target,
+            bench.workload,
+            bench.credentials,
+            integration,
         )
         process = start_home_assistant(directory, target, expected=0)
         process.wait(
@@ -378,7 +386,7 @@ def restart(directory: Path, target: str, devices: int, profiler: Profiler) -> f
         directory,
         target,
         expected=devices,
-        require_state=target in "FT",
+        require_state=target in "FTB",
         name="restart",
     )
     try:

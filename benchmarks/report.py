@@ -14,8 +14,9 @@ NAMES = {
     "P": "P: HA MQTT+templates",
     "F": "F: HA floor",
     "T": "T: ttn_mqtt",
+    "B": "B: ttn_mqtt before",
 }
-RATIOS = (("T", "L"), ("P", "T"), ("T", "F"))
+RATIOS = (("T", "L"), ("P", "T"), ("T", "F"), ("B", "F"), ("T", "B"))
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 work=work,
                 profiler=Profiler(args.py_spy, work / "profiles"),
                 integration=args.ttn_mqtt,
+                before=args.before,
             )
             for repeat in range(sizes.repeats):
                 bench.profiler.run = repeat + 1
@@ -101,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sizes": sizes.__dict__,
         "uplink_bytes": workload.payload_bytes,
         "integration": str(args.ttn_mqtt),
+        "before": str(args.before),
         "environment": environment(),
         "targets_for_T": targets_for_t(summary),
         "summary": summary,
@@ -154,6 +156,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="the copy of the integration T runs, to compare versions "
         "(custom_components/ttn_mqtt)",
     )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="another copy of the integration, run as target B beside T in the same "
+        "run (e.g. --targets FBT), to compare versions under the same load",
+    )
     parser.add_argument("--output", type=Path, help="the JSON file to write")
     parser.add_argument(
         "--profile",
@@ -163,7 +171,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if not args.targets or not set(args.targets) <= set(NAMES):
-        parser.error("--targets: a combination of L, P, F and T")
+        parser.error("--targets: a combination of L, P, F, T (and B, with --before)")
+    if "B" in args.targets and (
+        args.before is None or not (args.before / "manifest.json").is_file()
+    ):
+        parser.error("--targets B: --before names no integration")
     if not (args.ttn_mqtt / "manifest.json").is_file():
         parser.error(f"--ttn-mqtt: no integration in {args.ttn_mqtt}")
     args.py_spy = None
