@@ -6,6 +6,9 @@ YAML, one MQTT entity per decoded field per device, written by hand the way user
 a `sensor` with a `value_template` for each number and the string, a `binary_sensor`
 for the boolean and a `device_tracker` fed with the nested location.
 
+F, Home Assistant's floor: benchmarks/ha_components/bench_floor's config entry for the
+same application: T's entities, with nothing of ttn_mqtt's in between.
+
 T, ours: ttn_mqtt's config entry for the same application (catch-up off), nothing else.
 
 Both have the recorder and the frontend off (benchmarks/ha_components/frontend takes
@@ -24,7 +27,7 @@ from .workload import Workload
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_COMPONENTS = Path(__file__).resolve().parent / "ha_components"
-# The manifests of the benchmark's two integrations, written beside their code in each
+# The manifests of the benchmark's integrations, written beside their code in each
 # configuration. Not kept as manifest.json files: the hassfest action validates every
 # manifest.json in the repository, and these are not integrations to publish (one
 # takes the name of Home Assistant's frontend, on purpose).
@@ -32,6 +35,15 @@ MANIFESTS = {
     "bench_probe": {
         "domain": "bench_probe",
         "name": "Benchmark probe",
+        "codeowners": [],
+        "documentation": "https://github.com/ttn-mqtt/ttn_mqtt/tree/main/benchmarks",
+        "iot_class": "local_push",
+        "requirements": [],
+        "version": "0.1.0",
+    },
+    "bench_floor": {
+        "domain": "bench_floor",
+        "name": "Benchmark floor (F)",
         "codeowners": [],
         "documentation": "https://github.com/ttn-mqtt/ttn_mqtt/tree/main/benchmarks",
         "iot_class": "local_push",
@@ -99,7 +111,7 @@ def prepare(
     *,
     devices: bool = True,
 ) -> None:
-    """Write a fresh configuration directory for target "P" or "T".
+    """Write a fresh configuration directory for target "P", "F" or "T".
 
     T runs the copy of ttn_mqtt in `integration`. P has its MQTT entities when
     `devices` is set, and none otherwise.
@@ -109,7 +121,8 @@ def prepare(
     components.mkdir(parents=True)
     for name, manifest in MANIFESTS.items():
         (components / name).mkdir()
-        shutil.copy(BENCH_COMPONENTS / name / "__init__.py", components / name)
+        for module in (BENCH_COMPONENTS / name).glob("*.py"):
+            shutil.copy(module, components / name)
         (components / name / "manifest.json").write_text(json.dumps(manifest, indent=2))
     storage = config_dir / ".storage"
     storage.mkdir()
@@ -128,6 +141,20 @@ def prepare(
             },
             {"backfill_hours": 0},
             unique_id=f"127.0.0.1/{workload.app.uid}",
+        )
+    elif target == "F":
+        entry = _entry(
+            "bench_floor",
+            workload.app.app_id,
+            {
+                "host": "127.0.0.1",
+                "port": broker.port,
+                "username": broker.username,
+                "password": broker.password,
+                "uid": workload.app.uid,
+                "app_id": workload.app.app_id,
+            },
+            {},
         )
     else:
         entry = _entry(

@@ -4,7 +4,7 @@ Run by benchmarks/run.py as a process of its own (`python -m benchmarks.limit`),
 CPU time and memory are measured like Home Assistant's. It writes the same lines as
 the Home Assistant probe (benchmarks/ha_components/bench_probe): `ready <time>`
 once subscribed, `w <seq> <time>` once an uplink is parsed and kept, and `gc <seconds>
-<time>` after each full garbage collection.
+<time>` after each full garbage collection; on SIGUSR1, `objects <count> <seconds>`.
 """
 
 from __future__ import annotations
@@ -57,6 +57,15 @@ def main() -> None:
             took = time.perf_counter() - collection_started
             lines.append(f"gc {took:.6f} {time.time():.6f}\n")
 
+    def count_objects(*_: Any) -> None:
+        # As the probe: what stays once the garbage is gone.
+        gc.callbacks.remove(collected)
+        started = time.perf_counter()
+        gc.collect()
+        took = time.perf_counter() - started
+        gc.callbacks.append(collected)
+        lines.append(f"objects {len(gc.get_objects())} {took:.6f}\n")
+
     def flush() -> None:
         with open(args.output, "a") as output:
             while not stop.wait(FLUSH_INTERVAL):
@@ -76,6 +85,7 @@ def main() -> None:
     client.on_subscribe = on_subscribe
     client.on_message = on_message
     signal.signal(signal.SIGTERM, lambda *_: client.disconnect())
+    signal.signal(signal.SIGUSR1, count_objects)
     gc.callbacks.append(collected)
     writer = threading.Thread(target=flush, name="bench-limit-writer")
     writer.start()

@@ -26,7 +26,7 @@ import time
 from ttn_sim import Broker
 
 from . import ha_config as ha
-from .processes import BenchmarkError, Target, free_port
+from .processes import POLL, BenchmarkError, Target, free_port
 from .workload import Publisher, Workload, chunks
 
 # Uplinks sent per write to the broker during the burst.
@@ -110,8 +110,9 @@ class Bench:
     sizes: Sizes
     work: Path
     profiler: Profiler
-    # The copy of the integration T runs.
+    # The copy of the integration T runs, and B (an earlier version), if any.
     integration: Path
+    before: Path | None = None
 
     @property
     def credentials(self) -> ha.Credentials:
@@ -141,8 +142,15 @@ def measure(bench: Bench, target: str) -> dict[str, float]:
         if target == "P":
             # The peer's entities are YAML: no devices is a configuration of its own.
             rss_empty, start_empty = _peer_without_devices(bench, directory)
+        # B is T with another copy of the integration.
+        integration = bench.before if target == "B" else bench.integration
+        assert integration is not None
         ha.prepare(
-            directory, target, bench.workload, bench.credentials, bench.integration
+            directory,
+            "T" if target == "B" else target,
+            bench.workload,
+            bench.credentials,
+            integration,
         )
         process = start_home_assistant(directory, target, expected=0)
         process.wait(
@@ -159,16 +167,22 @@ def measure(bench: Bench, target: str) -> dict[str, float]:
             process.settle(SETTLE if target == "L" else SETTLE_AFTER_WARMUP)
             rss = process.rss()
             result["kb_per_device"] = (rss - rss_empty) / 1024 / bench.sizes.devices
+            # Every target starts the burst with no garbage and no collection due,
+            # and the fixed rate too: a full collection in the burst is one the
+            # burst made due; the one after it is timed, whatever the chance.
+            objects, _ = process.count_objects()
             gc_from = time.time()
             with bench.profiler.phase(process, f"{target}-burst"):
                 result.update(burst(process, publisher, bench))
+            result["gc_burst_max_ms"] = _longest_collection(process, gc_from)
             process.settle(SETTLE)
+            kept, took = process.count_objects()
+            result["gc_full_ms"] = took * 1000
+            written = len(bench.workload.burst) - result["lost_burst"]
+            result["objects_per_uplink"] = (kept - objects) / written
             with bench.profiler.phase(process, f"{target}-steady"):
                 result.update(steady(process, publisher, bench))
-            result["gc_pause_max_ms"] = 1000 * max(
-                (took for took, at in process.records.collections if at >= gc_from),
-                default=0.0,
-            )
+            result["gc_pause_max_ms"] = _longest_collection(process, gc_from)
     finally:
         process.stop()
     if target == "L":
@@ -179,6 +193,14 @@ def measure(bench: Bench, target: str) -> dict[str, float]:
             directory, target, bench.sizes.devices, bench.profiler
         )
     return result
+
+
+def _longest_collection(process: Target, since: float) -> float:
+    """Return the longest full garbage collection since then, in ms."""
+    return 1000 * max(
+        (took for took, at in process.records.collections if at >= since),
+        default=0.0,
+    )
 
 
 def _peer_without_devices(bench: Bench, directory: Path) -> tuple[int, float]:
@@ -301,6 +323,7 @@ def burst(process: Target, publisher: Publisher, bench: Bench) -> dict[str, floa
     idle_rate = (process.cpu_seconds() - idle_cpu) / (time.monotonic() - idle_start)
     workload, rate = bench.workload, bench.sizes.burst_rate
     seqs = workload.burst
+    states = process.records.states
     cpu_start = process.cpu_seconds()
     start = time.time()
     paced_from = time.monotonic()
@@ -312,15 +335,19 @@ def burst(process: Target, publisher: Publisher, bench: Bench) -> dict[str, floa
     wait_for_phase(process, seqs)
     end = time.time()
     cpu = process.cpu_seconds() - cpu_start - idle_rate * (end - start)
+    process.settle(2 * POLL + 0.2)
     writes = process.records.writes
     written = [writes[seq] for seq in seqs if seq in writes]
     if not written:
         raise BenchmarkError("the target took none of the burst")
-    return {
+    figures = {
         "cpu_us_per_uplink": cpu / len(written) * 1e6,
         "uplinks_per_s": len(written) / (max(written) - start),
         "lost_burst": len(seqs) - len(written),
     }
+    if process.records.states:
+        figures["states_per_uplink"] = (process.records.states - states) / len(written)
+    return figures
 
 
 def steady(process: Target, publisher: Publisher, bench: Bench) -> dict[str, float]:
@@ -352,11 +379,15 @@ def steady(process: Target, publisher: Publisher, bench: Bench) -> dict[str, flo
 def restart(directory: Path, target: str, devices: int, profiler: Profiler) -> float:
     """Start Home Assistant again; return the seconds until every device is back.
 
-    T: until every device's sensors have their restored values. P: MQTT sensors keep
+    F and T: until every device's sensors have their restored values. P: MQTT sensors keep
     no value over a restart; until they all exist.
     """
     process = start_home_assistant(
-        directory, target, expected=devices, require_state=target == "T", name="restart"
+        directory,
+        target,
+        expected=devices,
+        require_state=target in "FTB",
+        name="restart",
     )
     try:
         with profiler.phase(process, f"{target}-start"):

@@ -23,13 +23,17 @@ class BenchmarkError(RuntimeError):
 
 @dataclass
 class Records:
-    """What a target's probe wrote: `w <seq> <time>`, `ready <time>`, `gc <s> <time>`."""
+    """What a target's probe wrote: `w <seq> <time>`, `ready <time>`, `gc <s> <time>`,
+    `s <states written>`, `objects <count> <seconds>`."""
 
     path: Path
     writes: dict[int, float] = field(default_factory=dict)
     # Full garbage collections: how long each took, and when it ended.
     collections: list[tuple[float, float]] = field(default_factory=list)
     started: float | None = None
+    states: int = 0
+    # Objects that survived each full collection asked for, and how long it took.
+    objects: list[tuple[int, float]] = field(default_factory=list)
     ready: float | None = None
     last_change: float = 0.0
     _offset: int = 0
@@ -59,6 +63,11 @@ class Records:
                 self.started = float(value)
             elif kind == "ready":
                 self.ready = float(value)
+            elif kind == "s":
+                self.states = int(value)
+            elif kind == "objects":
+                count, _, took = value.partition(" ")
+                self.objects.append((int(count), float(took)))
             elif kind == "gc":
                 took, _, stamp = value.partition(" ")
                 self.collections.append((float(took), float(stamp)))
@@ -106,6 +115,13 @@ class Target:
             if time.monotonic() > deadline:
                 raise BenchmarkError(f"gave up waiting for {what} after {timeout:g} s")
             time.sleep(POLL)
+
+    def count_objects(self) -> tuple[int, float]:
+        """Collect all garbage; return the objects that survive and the seconds it took."""
+        counted = len(self.records.objects)
+        self.process.send_signal(signal.SIGUSR1)
+        self.wait("the object count", lambda: len(self.records.objects) > counted, 60)
+        return self.records.objects[-1]
 
     def settle(self, seconds: float) -> None:
         """Let the process finish what it was doing."""

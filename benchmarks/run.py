@@ -6,6 +6,8 @@ shaped like The Things Stack (ttn_sim) and with the same pre-generated uplinks:
 - L, the limit: a bare paho-mqtt subscriber that parses each uplink and keeps the latest;
 - P, the peer: Home Assistant with its `mqtt` integration and an MQTT entity with a
   template per decoded field per device, as users write them by hand;
+- F, Home Assistant's floor: a minimal integration that writes T's entities straight
+  from each decoded payload: what any integration showing them pays;
 - T, ours: Home Assistant with ttn_mqtt.
 
 It prints a table and writes the figures of every run as JSON. benchmarks/README.md
@@ -78,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 work=work,
                 profiler=Profiler(args.py_spy, work / "profiles"),
                 integration=args.ttn_mqtt,
+                before=args.before,
             )
             for repeat in range(sizes.repeats):
                 bench.profiler.run = repeat + 1
@@ -99,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sizes": sizes.__dict__,
         "uplink_bytes": workload.payload_bytes,
         "integration": str(args.ttn_mqtt),
+        "before": str(args.before),
         "environment": environment(),
         "targets_for_T": targets_for_t(summary),
         "summary": summary,
@@ -141,9 +145,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, help="fixed-rate duration (20)")
     parser.add_argument(
         "--targets",
-        default="LPT",
+        default="LPFT",
         type=lambda text: tuple(dict.fromkeys(text.upper())),
-        help="which targets, in this order (LPT)",
+        help="which targets, in this order (LPFT)",
     )
     parser.add_argument(
         "--ttn-mqtt",
@@ -152,16 +156,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="the copy of the integration T runs, to compare versions "
         "(custom_components/ttn_mqtt)",
     )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="another copy of the integration, run as target B beside T in the same "
+        "run (e.g. --targets FBT), to compare versions under the same load",
+    )
     parser.add_argument("--output", type=Path, help="the JSON file to write")
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="profile P and T with py-spy (on PATH, or $PY_SPY) in the burst and at "
+        help="profile P, F and T with py-spy (on PATH, or $PY_SPY) in the burst and at "
         "the fixed rate, and while it starts with the devices restored; raw stacks in benchmarks/results/work/profiles",
     )
     args = parser.parse_args(argv)
     if not args.targets or not set(args.targets) <= set(NAMES):
-        parser.error("--targets: a combination of L, P and T")
+        parser.error("--targets: a combination of L, P, F, T (and B, with --before)")
+    if "B" in args.targets and (
+        args.before is None or not (args.before / "manifest.json").is_file()
+    ):
+        parser.error("--targets B: --before names no integration")
     if not (args.ttn_mqtt / "manifest.json").is_file():
         parser.error(f"--ttn-mqtt: no integration in {args.ttn_mqtt}")
     args.py_spy = None

@@ -39,6 +39,10 @@ async def test_tracker_moves_with_each_uplink(
     assert state.attributes["hdop"] == fix["hdop"]
     assert state.attributes[ATTR_GPS_ACCURACY] == round(fix["hdop"] * 5)
     assert state.attributes[ATTR_GPS_ACCURACY] > 0
+    # What the recorder leaves out: hdop changes with every fix.
+    assert state.state_info is not None
+    assert state.state_info["unrecorded_attributes"] >= {"hdop"}
+    assert ATTR_LATITUDE not in state.state_info["unrecorded_attributes"]
     entry = er.async_get(hass).async_get(TRACKER)
     assert entry.unique_id == "test-app@ttn/gps-tracker-01/location"
     assert entry.entity_category is None

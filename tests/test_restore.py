@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from homeassistant.const import STATE_UNAVAILABLE
@@ -154,3 +155,26 @@ async def test_a_damaged_store_loses_only_what_is_damaged(
     )
     assert hass.states.get("sensor.th_sensor_01_temperature").state == "22.0"
     assert await hass.config_entries.async_unload(config_entry.entry_id)
+
+
+async def test_a_store_of_an_older_release_is_read(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    init_integration: MockConfigEntry,
+    network,
+) -> None:
+    """Before 0.3.1 the store held each uplink as a JSON object, now as its text."""
+    entry = init_integration
+    await uplink_and_wait(hass, network, "gps-tracker-01")
+    before = shown(hass, entry)
+    uplink = entry.runtime_data.devices["gps-tracker-01"].uplink
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    stored = hass_storage[f"{DOMAIN}.{entry.entry_id}"]["data"]["devices"]
+    assert isinstance(stored["gps-tracker-01"]["uplink"], str)
+    stored["gps-tracker-01"]["uplink"] = json.loads(stored["gps-tracker-01"]["uplink"])
+
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.runtime_data.devices["gps-tracker-01"].uplink == uplink
+    assert shown(hass, entry) == before

@@ -57,6 +57,7 @@ class TtnCoordinator:
             on_connected=self.backfill.async_start,
         )
         self.session = self.link.session
+        self.link.async_add_listener(self.fleet.async_update_all)
         self.downlinks = DownlinkSender(hass, self.link, self.fleet)
 
     # What platforms, actions and diagnostics read.

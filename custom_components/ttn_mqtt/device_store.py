@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
 import logging
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.json import json_fragment
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
@@ -21,6 +19,7 @@ from .protocol.messages import (
     Uplink,
     parse_application_up,
     parse_location,
+    parse_payload,
 )
 from .protocol.uplink_ledger import UplinkLedger
 
@@ -100,12 +99,14 @@ class DeviceStore:
 
 def _encode_device(device: TtnDevice) -> dict[str, Any]:
     return {
-        # As received: stored without being decoded and encoded again.
-        "uplink": json_fragment(device.uplink.raw_json) if device.uplink else None,
+        # As received, as one string: loaded back, it is one object rather than the
+        # hundred of the message's JSON, which at a start with many devices were
+        # enough to make Python run a full garbage collection.
+        "uplink": device.uplink.raw_json.decode() if device.uplink else None,
         "fields": device.fields,
         "sensor_attr": device.sensor_attr,
         "field_platforms": device.field_platforms,
-        "solved_location": asdict(device.solved_location)
+        "solved_location": device.solved_location._asdict()
         if device.solved_location
         else None,
         "last_seen": device.last_seen.isoformat() if device.last_seen else None,
@@ -114,9 +115,14 @@ def _encode_device(device: TtnDevice) -> dict[str, Any]:
 
 def _decode_device(device_id: str, saved: dict[str, Any]) -> TtnDevice:
     device = TtnDevice(device_id)
-    if saved.get("uplink") is not None:
+    if (stored := saved.get("uplink")) is not None:
         try:
-            message = parse_application_up(saved["uplink"])
+            # Releases before 0.3.1 stored the message as a JSON object.
+            message = (
+                parse_payload(stored.encode())
+                if isinstance(stored, str)
+                else parse_application_up(stored)
+            )
         except TtnParseError:
             _LOGGER.debug("Ignoring the stored uplink of %s", device_id)
         else:

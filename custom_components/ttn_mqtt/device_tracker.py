@@ -81,6 +81,9 @@ class TtnDeviceTracker(TtnDeviceEntity, TrackerEntity, RestoreEntity):
     # A tracker's position is what the device is for, not a detail of it. (mypy takes
     # the type from BaseTrackerEntity's DIAGNOSTIC; Entity allows None.)
     _attr_entity_category = None  # type: ignore[assignment]
+    # The fix's quality changes with every uplink and says nothing afterwards: the
+    # recorder leaves it out (the position and its accuracy stay in the history).
+    _unrecorded_attributes = frozenset({"hdop"})
 
     def __init__(self, coordinator: TtnCoordinator, device_id: str) -> None:
         """Attach the tracker to its end device."""

@@ -99,7 +99,7 @@ def _device(device: TtnDevice) -> dict[str, Any]:
         "field_platforms": device.field_platforms,
         "latest_uplink": _redact_uplink(uplink) if uplink else None,
         "latest_downlink_event": _redact_coordinates(downlink) if downlink else None,
-        "solved_location": _redact_coordinates(asdict(device.solved_location))
+        "solved_location": _redact_coordinates(device.solved_location._asdict())
         if device.solved_location
         else None,
     }

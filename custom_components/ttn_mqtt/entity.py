@@ -38,7 +38,7 @@ class TtnApplicationEntity(Entity):
 
 
 class TtnDeviceEntity(Entity):
-    """An entity of one end device, updated by that device's uplinks only.
+    """An entity of one end device, updated by that device's uplinks and the link only.
 
     Subclasses set their state attributes in `_refresh` and return what they show;
     an uplink that changes none of it writes no state, which is most of them.
@@ -62,14 +62,6 @@ class TtnDeviceEntity(Entity):
             identifiers={self.coordinator.device_identifier(self.device_id)}
         )
 
-    @property
-    def available(self) -> bool:
-        """Return False when the link is down beyond its grace, or the device is stale."""
-        device = self.coordinator.devices.get(self.device_id)
-        return (
-            self.coordinator.link_available and device is not None and not device.stale
-        )
-
     def _refresh(self, device: TtnDevice) -> Hashable:
         """Set the state attributes from the device; return what the entity shows.
 
@@ -79,22 +71,28 @@ class TtnDeviceEntity(Entity):
         return None
 
     def _snapshot(self) -> Hashable:
+        """Set availability and the state attributes; return what the entity shows.
+
+        Unavailable when the link is down beyond its grace, or the device is stale.
+        Set here, once per update, rather than a property Home Assistant asks again.
+        """
         device = self.coordinator.devices.get(self.device_id)
         if device is None:
+            self._attr_available = False
             return None
-        return (self.available, self._refresh(device))
+        self._attr_available = self.coordinator.link_available and not device.stale
+        return (self._attr_available, self._refresh(device))
 
     async def async_added_to_hass(self) -> None:
         """Follow the device's uplinks and the link to the server."""
         # Uplinks may have come between the entity's creation and now.
         self._shown = self._snapshot()
+        # The fleet also calls it when the link changes: one listener per entity
+        # rather than two, which a start with many devices feels.
         self.async_on_remove(
             self.coordinator.async_add_device_listener(
                 self.device_id, self._handle_device_update
             )
-        )
-        self.async_on_remove(
-            self.coordinator.async_add_link_listener(self._handle_link_update)
         )
 
     @callback
@@ -105,12 +103,6 @@ class TtnDeviceEntity(Entity):
             if context is not None:
                 self.async_set_context(context)
             self.async_write_ha_state()
-
-    @callback
-    def _handle_link_update(self) -> None:
-        # Called on every change of the session's state, retries included; most
-        # leave the entity's availability as it was.
-        self._handle_device_update(None)
 
 
 class NewKeys:

@@ -207,7 +207,8 @@ def _with_hint(
         shown,
         device_class=device_class,
         native_unit_of_measurement=unit,
-        state_class=state_class,
+        # Home Assistant 2026 types the field as the enum only.
+        state_class=None if state_class is None else SensorStateClass(state_class),
     )
 
 

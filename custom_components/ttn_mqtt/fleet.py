@@ -1,9 +1,8 @@
 """The fleet: every end device of one application, and the messages applied to them.
 
-It owns the model (a TtnDevice per end device, the ledger of applied uplinks, the
-counters) and is the only one to change it: messages from the link and uplinks from
-the backfill come in here; the device registry, the bus, the store and the listeners
-(platforms and entities) hear of each change from here.
+The model's only writer (a TtnDevice per end device, the ledger, the counters): the
+link's messages and the backfill's uplinks come in here; the device registry, the bus,
+the store, platforms and entities hear of each change from here.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from .bus_events import async_fire_downlink, async_fire_uplink
 from .const import DOMAIN
 from .device_store import DeviceStore
 from .fields import assign_platforms
-from .models import TtnCounters, TtnDevice
+from .models import TtnCounters, TtnDevice, entity_sources
 from .payload import MAX_FIELDS, SENSOR_ATTR_KEY, flatten_payload, sensor_hints
 from .protocol.downlink import exhausted_report
 from .protocol.errors import TtnParseError
@@ -78,11 +77,7 @@ class Fleet:
     def async_add_device_listener(
         self, device_id: str, update: DeviceListener
     ) -> CALLBACK_TYPE:
-        """Call update on each new uplink of one device; return the unsubscriber.
-
-        update gets the context of the uplink's event, or None when what changed
-        came from no uplink.
-        """
+        """Call update(context of the uplink, or None) on each change of one device."""
         listeners = self._device_listeners.setdefault(device_id, [])
         listeners.append(update)
         return partial(listeners.remove, update)
@@ -239,12 +234,13 @@ class Fleet:
             device.last_seen = _seen_at(received_at)
             if uplink.decoded_payload is not None:
                 self._merge_fields(device, flatten_payload(uplink.decoded_payload))
-                hints = sensor_hints(uplink.decoded_payload.get(SENSOR_ATTR_KEY))
-                device.sensor_attr.update(
-                    (key, hint)
-                    for key, hint in hints.items()
-                    if key in device.sensor_attr or len(device.sensor_attr) < MAX_FIELDS
-                )
+                if hints := sensor_hints(uplink.decoded_payload.get(SENSOR_ATTR_KEY)):
+                    device.sensor_attr.update(
+                        (key, hint)
+                        for key, hint in hints.items()
+                        if key in device.sensor_attr
+                        or len(device.sensor_attr) < MAX_FIELDS
+                    )
             if device.stale and not self.is_stale(received_at):
                 device.stale = False
                 _LOGGER.info("%s reports again", device.device_id)
@@ -287,9 +283,8 @@ class Fleet:
         if ir.async_get(self.hass).async_get_issue(DOMAIN, issue_id) is not None:
             return
         _LOGGER.warning(
-            "%s sends more than %s fields; only the first %s become entities",
+            "%s sends more than %s fields; the rest become no entities",
             device.device_id,
-            MAX_FIELDS,
             MAX_FIELDS,
         )
         ir.async_create_issue(
@@ -324,15 +319,28 @@ class Fleet:
 
     @callback
     def _notify(self, device: TtnDevice, context: Context | None = None) -> None:
-        # Copies: platforms add entities, and entities their listeners, on the way.
-        for listener in list(self._new_data_listeners):
-            listener(device)
+        # Platforms look for new entities only when what they make them from changed:
+        # most uplinks bring the fields the device already has.
+        sources = entity_sources(device)
+        if sources != device.entity_sources:
+            device.entity_sources = sources
+            # Copies: platforms add entities, and entities their listeners, on the way.
+            for listener in list(self._new_data_listeners):
+                listener(device)
         for update in list(self._device_listeners.get(device.device_id, ())):
             try:
                 update(context)
             except Exception:
                 # One entity's defect must not keep the device's others from updating.
                 _LOGGER.exception("Error updating an entity of %s", device.device_id)
+
+    @callback
+    def async_update_all(self) -> None:
+        """Tell every device's entities that the link changed: their availability may."""
+        # On every change of the session's state: most leave it as it was, unwritten.
+        for listeners in list(self._device_listeners.values()):
+            for update in list(listeners):
+                update(None)
 
     # Devices.
 

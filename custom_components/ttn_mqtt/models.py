@@ -38,6 +38,8 @@ class TtnDevice:
     stale: bool = False
     # The DevEUI and make and model the device registry has from an uplink, if any.
     registered_as: tuple[str | None, VersionIds | None] | None = None
+    # What the platforms last made entities from (fleet.py's `_entity_sources`).
+    entity_sources: tuple[Any, ...] | None = None
 
 
 @dataclass(slots=True)
@@ -51,4 +53,19 @@ class TtnCounters:
     malformed: int = 0
     downlinks: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(DownlinkStatus, 0)
+    )
+
+
+def entity_sources(device: TtnDevice) -> tuple[Any, ...]:
+    """Return what the platforms make a device's entities from.
+
+    Its registration, its fields and their platforms (fields are only ever added),
+    and the positions a tracker can show besides the payload's.
+    """
+    return (
+        device.ha_device_id,
+        len(device.fields),
+        len(device.field_platforms),
+        device.solved_location,
+        tuple(device.uplink.locations.values()) if device.uplink else (),
     )

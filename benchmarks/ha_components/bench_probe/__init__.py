@@ -11,7 +11,10 @@ bookkeeping adds nothing to the latency it reports. It also appends `started <ti
 once Home Assistant has started, `ready <time>` once `expected` marker sensors exist
 (with a value, when `require_state` is set; the time is when the last of them was
 written) and `gc <seconds> <time>` after each full garbage collection, as those hold
-everything up. Lines are written from the executor five times a second, when any.
+everything up; `s <count>`, the states written so far (every entity's), when it
+changed; and on SIGUSR1 it collects every generation and appends `objects <count>
+<seconds>`, the objects that survive and how long that took (not a `gc` line). Lines are
+written from the executor five times a second, when any.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 from datetime import timedelta
 import gc
 from pathlib import Path
+import signal
 import time
 from typing import Any
 
@@ -70,6 +74,9 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     # append is one step under the GIL, and flush() takes what is there in one.
     lines: list[str] = []
     collection_started = 0.0
+    counting = False
+    states = 0
+    states_told = 0
 
     def append(text: str) -> None:
         with output.open("a") as file:
@@ -77,6 +84,10 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
     @callback
     def flush(_now: object = None) -> None:
+        nonlocal states_told
+        if states != states_told:
+            states_told = states
+            lines.append(f"s {states}\n")
         if lines:
             count = len(lines)
             text = "".join(lines[:count])
@@ -85,6 +96,8 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
     @callback
     def state_written(event: Event[EventStateChangedData]) -> None:
+        nonlocal states
+        states += 1
         entity_id = event.data["entity_id"]
         if not (
             entity_id.endswith(MARKER_SUFFIX) and entity_id.startswith(MARKER_PREFIX)
@@ -101,13 +114,25 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
     def collected(phase: str, info: dict[str, Any]) -> None:
         nonlocal collection_started
-        if info["generation"] != 2:
+        if info["generation"] != 2 or counting:
             return
         if phase == "start":
             collection_started = time.perf_counter()
         else:
             took = time.perf_counter() - collection_started
             lines.append(f"gc {took:.6f} {time.time():.6f}\n")
+
+    @callback
+    def count_objects() -> None:
+        # Asked between phases: what stays once the garbage is gone.
+        nonlocal counting
+        counting = True
+        started = time.perf_counter()
+        gc.collect()
+        took = time.perf_counter() - started
+        counting = False
+        lines.append(f"objects {len(gc.get_objects())} {took:.6f}\n")
+        flush()
 
     cancel_ready_poll: CALLBACK_TYPE | None = None
 
@@ -141,6 +166,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
     # For as long as the process runs: the probe is never unloaded.
     gc.callbacks.append(collected)
+    hass.loop.add_signal_handler(signal.SIGUSR1, count_objects)
     hass.bus.async_listen(EVENT_STATE_CHANGED, state_written)
     hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STARTED, started)
     async_track_time_interval(hass, flush, FLUSH_INTERVAL, cancel_on_shutdown=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 import re
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 import orjson
 
@@ -47,8 +47,12 @@ class DownlinkStatus(StrEnum):
     INVALIDATED = "invalidated"
 
 
-@dataclass(frozen=True, slots=True)
-class EndDeviceIds:
+# The small parts of a message are named tuples: of text and numbers only, Python's
+# garbage collector stops tracking them, and a device's latest uplink lives long enough
+# to be counted towards the next full collection otherwise.
+
+
+class EndDeviceIds(NamedTuple):
     """Who a message is about."""
 
     device_id: str
@@ -58,8 +62,7 @@ class EndDeviceIds:
     dev_addr: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
+class Location(NamedTuple):
     """A position, from the payload, the gateways or a location solver."""
 
     latitude: float
@@ -68,8 +71,7 @@ class Location:
     accuracy: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class GatewayReception:
+class GatewayReception(NamedTuple):
     """One gateway's reception of an uplink."""
 
     gateway_id: str
@@ -77,8 +79,7 @@ class GatewayReception:
     snr: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class VersionIds:
+class VersionIds(NamedTuple):
     """The device's make and model, from The Things Network's device repository."""
 
     brand_id: str | None

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from .json_values import EARLIEST_TIME, LATEST_TIME, as_utc
 from .messages import Uplink
 
 
-@dataclass(frozen=True, slots=True)
-class UplinkKey:
-    """What tells one uplink from another: its device, frame counter and arrival."""
+class UplinkKey(NamedTuple):
+    """What tells one uplink from another: its device, frame counter and arrival.
+
+    A named tuple: one is kept per uplink for OVERLAP, and of text and numbers only,
+    the garbage collector stops tracking it.
+    """
 
     device_id: str
     f_cnt: int | None
