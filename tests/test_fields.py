@@ -228,7 +228,7 @@ def test_the_readme_lists_the_names_of_the_table() -> None:
     assert {name for name, _, _ in NAMES} == listed
 
 
-# Channel numbers and sensor tags (fields.NOISE_WORDS), as decoders write them.
+# Channel numbers and sensor tags (field_table.NOISE_WORDS), as decoders write them.
 NOISE = (
     "sht",
     "ds",
@@ -557,7 +557,7 @@ def test_numbers() -> None:
         assert finite_number(text) is None, text
 
 
-# Words a name writes otherwise (fields._NAME_WORDS), as a user reads them after "X".
+# Words a name writes otherwise (field_table.NAME_WORDS), as a user reads them after "X".
 NAME_WORDS = {
     "temp": "temperature", "tempc": "temperature", "hum": "humidity",
     "bat": "battery", "batt": "battery", "batv": "battery",

@@ -173,3 +173,12 @@ def test_the_names_are_the_servers() -> None:
     assert AUTH_INFO_PATH == "/api/v3/auth_info"
     assert RIGHT_TRAFFIC_READ == "RIGHT_APPLICATION_TRAFFIC_READ"
     assert RIGHT_DOWN_WRITE == "RIGHT_APPLICATION_TRAFFIC_DOWN_WRITE"
+
+
+def test_a_long_id_is_refused_without_being_kept() -> None:
+    """IDs are checked once each (a cache); text a sender made up is never kept."""
+    from custom_components.ttn_mqtt.protocol import ids  # noqa: PLC0415
+
+    kept = ids._matches_id.cache_info().currsize
+    assert not is_valid_id("a" * 1_000_000)
+    assert ids._matches_id.cache_info().currsize == kept

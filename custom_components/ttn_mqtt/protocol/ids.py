@@ -21,12 +21,17 @@ _HOST_LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _HOST_MAX_LENGTH = 253
 
 
+def is_valid_id(value: str) -> bool:
+    """Return whether value is a valid application, device or tenant ID."""
+    # The length first: the cache must keep no long text a sender made up.
+    return len(value) <= _ID_MAX_LENGTH and _matches_id(value)
+
+
 # Every message's topic and body name its device: an application's devices, checked
 # once each.
 @lru_cache(maxsize=4096)
-def is_valid_id(value: str) -> bool:
-    """Return whether value is a valid application, device or tenant ID."""
-    return len(value) <= _ID_MAX_LENGTH and _ID_RE.fullmatch(value) is not None
+def _matches_id(value: str) -> bool:
+    return _ID_RE.fullmatch(value) is not None
 
 
 def normalize_eui(value: str) -> str:
