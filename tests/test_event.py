@@ -212,6 +212,8 @@ async def test_report_of_a_device_not_seen_before(
             and state.attributes.get("event_type") == "sent"
         )
     )
+    # The state is there before the listeners of its change have run.
+    await hass.async_block_till_done()
     state = hass.states.get("event.raw_01_downlink")
     assert state.attributes["f_port"] == 4
     # Each report fired the new entity once, the one that made it included.
