@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime, timedelta
+import gc
 from typing import Any
 
 import orjson
@@ -33,6 +34,7 @@ from custom_components.ttn_mqtt.protocol.topics import (
     parse_topic,
     subscription_topics,
 )
+from custom_components.ttn_mqtt.protocol.uplink_ledger import uplink_key
 
 # The uplink captured on the eu1 cluster, from ../shared/ttn-v3-mqtt.md.
 CAPTURED_UPLINK: dict[str, Any] = {
@@ -618,3 +620,33 @@ def test_a_field_never_read_may_have_any_type() -> None:
     assert uplink.device.join_eui is None
     assert uplink.version_ids is not None
     assert uplink.version_ids.brand_id == "dragino"
+
+
+def test_parts_equal_to_the_previous_uplinks_are_taken_from_it() -> None:
+    """What lives until the device's next uplink is less: equal parts are not kept twice."""
+    first = parse_payload(orjson.dumps(CAPTURED_UPLINK))
+    second = parse_payload(orjson.dumps(CAPTURED_UPLINK), first)
+    assert isinstance(first, Uplink)
+    assert isinstance(second, Uplink)
+    assert second == first
+    assert second.device is first.device
+    assert second.version_ids is first.version_ids
+
+    moved = copy.deepcopy(CAPTURED_UPLINK)
+    moved["end_device_ids"]["dev_addr"] = "260B7501"
+    moved["uplink_message"]["version_ids"]["firmware_version"] = "1.9"
+    third = parse_payload(orjson.dumps(moved), second)
+    assert isinstance(third, Uplink)
+    assert third.device.dev_addr == "260B7501"
+    assert third.version_ids is not None
+    assert third.version_ids.firmware_version == "1.9"
+
+
+def test_the_ledger_keeps_keys_the_garbage_collector_stops_tracking() -> None:
+    """A key lives for the ledger's overlap: untracked, it feeds no full collection."""
+    uplink = parse_payload(orjson.dumps(CAPTURED_UPLINK))
+    assert isinstance(uplink, Uplink)
+    key = uplink_key(uplink)
+    assert key == ("distance-03", 41, uplink.received_at)
+    gc.collect()
+    assert not gc.is_tracked(key)

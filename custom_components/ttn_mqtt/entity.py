@@ -54,6 +54,8 @@ class TtnDeviceEntity(Entity):
         self.key = key
         self._attr_unique_id = f"{coordinator.uid}/{device_id}/{key}"
         self._shown: Hashable = None
+        # What _attr_available was last set to.
+        self._available = True
 
     @property
     def device_info(self) -> DeviceInfo:
@@ -76,12 +78,17 @@ class TtnDeviceEntity(Entity):
         Unavailable when the link is down beyond its grace, or the device is stale.
         Set here, once per update, rather than a property Home Assistant asks again.
         """
-        device = self.coordinator.devices.get(self.device_id)
+        # On every uplink of every entity: plain attributes rather than the
+        # coordinator's properties, and Home Assistant's setter only on a change.
+        device = self.coordinator.fleet.devices.get(self.device_id)
+        available = (
+            device is not None and self.coordinator.link.available and not device.stale
+        )
+        if available is not self._available:
+            self._available = self._attr_available = available
         if device is None:
-            self._attr_available = False
             return None
-        self._attr_available = self.coordinator.link_available and not device.stale
-        return (self._attr_available, self._refresh(device))
+        return (available, self._refresh(device))
 
     async def async_added_to_hass(self) -> None:
         """Follow the device's uplinks and the link to the server."""

@@ -11,19 +11,16 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from functools import partial
 import logging
-from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 
 from .bus_events import async_fire_downlink, async_fire_uplink
-from .const import DOMAIN
+from .decoded_fields import take_decoded
 from .device_store import DeviceStore
 from .fields import assign_platforms
 from .models import TtnCounters, TtnDevice, entity_sources
-from .payload import MAX_FIELDS, SENSOR_ATTR_KEY, flatten_payload, sensor_hints
 from .protocol.downlink import exhausted_report
 from .protocol.errors import TtnParseError
 from .protocol.messages import (
@@ -37,7 +34,12 @@ from .protocol.messages import (
 )
 from .protocol.topics import HANDLED_KINDS, parse_topic
 from .protocol.uplink_ledger import UplinkLedger, is_older
-from .registry import async_register_application, async_register_device, registration
+from .registry import (
+    async_register_application,
+    async_register_device,
+    registered_id,
+    registration,
+)
 from .skipped import SkippedMessages
 
 _LOGGER = logging.getLogger(__name__)
@@ -115,7 +117,11 @@ class Fleet:
         for device in self.devices.values():
             # Fields stored without their platform (by an older release) get one.
             assign_platforms(device.field_platforms, device.fields)
-            self._register_device(device)
+            # Found in the registry, not written to it at every start: the device's
+            # next uplink brings its entry up to date (registered_as is unknown).
+            device.ha_device_id = registered_id(self.hass, self.uid, device.device_id)
+            if device.ha_device_id is None:
+                self._register_device(device)
 
     async def async_save(self) -> None:
         """Save now, as when the entry unloads."""
@@ -159,7 +165,8 @@ class Fleet:
             if device_topic.kind not in HANDLED_KINDS:
                 # Not subscribed to; another client of the broker may be.
                 return
-            message = parse_payload(payload)
+            known = self.devices.get(device_topic.device_id)
+            message = parse_payload(payload, known.uplink if known else None)
         except TtnParseError as err:
             self._skip(topic, str(err))
             return
@@ -233,14 +240,13 @@ class Fleet:
             device.uplink = uplink
             device.last_seen = _seen_at(received_at)
             if uplink.decoded_payload is not None:
-                self._merge_fields(device, flatten_payload(uplink.decoded_payload))
-                if hints := sensor_hints(uplink.decoded_payload.get(SENSOR_ATTR_KEY)):
-                    device.sensor_attr.update(
-                        (key, hint)
-                        for key, hint in hints.items()
-                        if key in device.sensor_attr
-                        or len(device.sensor_attr) < MAX_FIELDS
-                    )
+                take_decoded(
+                    self.hass,
+                    self.entry.entry_id,
+                    self.app_id,
+                    device,
+                    uplink.decoded_payload,
+                )
             if device.stale and not self.is_stale(received_at):
                 device.stale = False
                 _LOGGER.info("%s reports again", device.device_id)
@@ -264,43 +270,6 @@ class Fleet:
         self._store.async_schedule_save()
         for listener in list(self._message_listeners):
             listener(uplink, backfilled)
-
-    def _merge_fields(self, device: TtnDevice, fields: dict[str, Any]) -> None:
-        """Take an uplink's fields; past MAX_FIELDS, new ones are left out and said once."""
-        # On the uplink path: the keys are only compared when the cap could be near.
-        if len(device.fields) + len(fields) > MAX_FIELDS:
-            room = MAX_FIELDS - len(device.fields)
-            new = [key for key in fields if key not in device.fields]
-            if len(new) > room:
-                for key in new[max(room, 0) :]:
-                    del fields[key]
-                self._report_too_many_fields(device)
-        device.fields.update(fields)
-        assign_platforms(device.field_platforms, fields)
-
-    def _report_too_many_fields(self, device: TtnDevice) -> None:
-        issue_id = f"too_many_fields_{self.entry.entry_id}_{device.device_id}"
-        if ir.async_get(self.hass).async_get_issue(DOMAIN, issue_id) is not None:
-            return
-        _LOGGER.warning(
-            "%s sends more than %s fields; the rest become no entities",
-            device.device_id,
-            MAX_FIELDS,
-        )
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            issue_id,
-            is_fixable=False,
-            is_persistent=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="too_many_fields",
-            translation_placeholders={
-                "device_id": device.device_id,
-                "app_id": self.app_id,
-                "max_fields": str(MAX_FIELDS),
-            },
-        )
 
     @callback
     def async_apply_downlink_event(self, event: DownlinkEvent) -> None:

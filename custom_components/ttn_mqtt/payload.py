@@ -51,7 +51,23 @@ def flatten_payload(decoded: dict[str, Any]) -> dict[str, Any]:
     Leaves are numbers, strings, booleans and None (unknown).
     """
     fields: dict[str, Any] = {}
-    _flatten_into(fields, "", decoded, 0)
+    if MEASUREMENT_ID_KEY in decoded:
+        _flatten_into(fields, "", decoded, 0)
+        return fields
+    # Most fields are numbers, text or booleans at the top: taken here, on every
+    # uplink, without a call each; only nested ones go down the recursion.
+    for key, value in decoded.items():
+        if key == SENSOR_ATTR_KEY:
+            continue
+        if isinstance(value, dict | list):
+            _flatten_into(fields, key, value, 1)
+        elif not key:
+            # An empty name cannot be a field; nested, it only names nothing.
+            continue
+        elif isinstance(value, str):
+            fields[key] = value[:MAX_TEXT]
+        else:
+            fields[key] = value
     return fields
 
 

@@ -39,6 +39,14 @@ def end_device_id(uid: str, device: RegistryDevice) -> str | None:
     )
 
 
+def registered_id(hass: HomeAssistant, uid: str, device_id: str) -> str | None:
+    """Return the registry id of an end device, None when the registry has none."""
+    entry = dr.async_get(hass).async_get_device(
+        identifiers={device_identifier(uid, device_id)}
+    )
+    return entry.id if entry else None
+
+
 def registration(uplink: Uplink) -> tuple[str | None, VersionIds | None]:
     """Return what the device registry shows of a device from its uplink."""
     return uplink.device.dev_eui, uplink.version_ids

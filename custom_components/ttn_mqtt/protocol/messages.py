@@ -231,7 +231,13 @@ def _decoded(parent: dict[str, Any]) -> dict[str, Any] | None:
     return None if value is None else as_object(value, "decoded_payload")
 
 
-def _uplink(common: dict[str, Any], up: dict[str, Any], *, simulated: bool) -> Uplink:
+def _uplink(
+    common: dict[str, Any],
+    up: dict[str, Any],
+    *,
+    simulated: bool,
+    previous: Uplink | None,
+) -> Uplink:
     settings = optional_object(up, "settings")
     lora = optional_object(optional_object(settings, "data_rate"), "lora")
     rx_metadata = up.get("rx_metadata")
@@ -240,6 +246,9 @@ def _uplink(common: dict[str, Any], up: dict[str, Any], *, simulated: bool) -> U
     elif not isinstance(rx_metadata, list):
         raise fail("rx_metadata is not a list")
     locations = optional_object(up, "locations")
+    version_ids = parse_version_ids(up.get("version_ids"))
+    if previous is not None and version_ids == previous.version_ids:
+        version_ids = previous.version_ids
     return Uplink(
         **common,
         f_port=integer(up, "f_port"),
@@ -252,7 +261,7 @@ def _uplink(common: dict[str, Any], up: dict[str, Any], *, simulated: bool) -> U
         spreading_factor=integer(lora, "spreading_factor"),
         consumed_airtime=duration(up, "consumed_airtime"),
         locations={name: parse_location(item) for name, item in locations.items()},
-        version_ids=parse_version_ids(up.get("version_ids")),
+        version_ids=version_ids,
     )
 
 
@@ -340,16 +349,22 @@ def parse_application_up(body: Any) -> ApplicationUp:
     return _parse(body, raw_json)
 
 
-def _parse(body: Any, raw_json: bytes) -> ApplicationUp:
+def _parse(body: Any, raw_json: bytes, previous: Uplink | None = None) -> ApplicationUp:
     body = as_object(body, "message")
+    device = _device_ids(body)
+    if previous is not None and device == previous.device:
+        device = previous.device
     common: dict[str, Any] = {
-        "device": _device_ids(body),
+        "device": device,
         "received_at": timestamp(body, "received_at"),
         "raw_json": raw_json,
     }
     if (up := body.get("uplink_message")) is not None:
         return _uplink(
-            common, as_object(up, "uplink_message"), simulated=flag(body, "simulated")
+            common,
+            as_object(up, "uplink_message"),
+            simulated=flag(body, "simulated"),
+            previous=previous,
         )
     if (join := body.get("join_accept")) is not None:
         as_object(join, "join_accept")
@@ -367,12 +382,17 @@ def _parse(body: Any, raw_json: bytes) -> ApplicationUp:
     raise fail("message carries no known ApplicationUp kind")
 
 
-def parse_payload(payload: bytes) -> ApplicationUp:
-    """Parse an MQTT payload from the server; raise TtnParseError when it is not one."""
+def parse_payload(payload: bytes, previous: Uplink | None = None) -> ApplicationUp:
+    """Parse an MQTT payload from the server; raise TtnParseError when it is not one.
+
+    Parts equal to those of the device's previous uplink are taken from it: the new
+    ones are dropped at once, and what lives until the next uplink, which the garbage
+    collector promotes and so counts towards a full collection, is less.
+    """
     if len(payload) > MAX_MESSAGE_BYTES:
         raise fail(f"message of {len(payload)} bytes is too large")
     try:
         body = orjson.loads(payload)
     except orjson.JSONDecodeError as err:
         raise fail(f"not JSON: {err}") from None
-    return _parse(body, payload)
+    return _parse(body, payload, previous)

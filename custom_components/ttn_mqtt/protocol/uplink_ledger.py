@@ -5,29 +5,26 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, Final
 
 from .json_values import EARLIEST_TIME, LATEST_TIME, as_utc
 from .messages import Uplink
 
+# What tells one uplink from another: its device, frame counter and arrival.
+# A plain tuple of text, numbers and a time, not a named tuple: one is kept per
+# uplink for OVERLAP, and the garbage collector stops tracking a plain tuple of
+# such values (never an instance of a tuple's subclass), so that it does not feed
+# the full collections.
+type UplinkKey = tuple[str, int | None, datetime]
+# Where a key holds its arrival.
+RECEIVED_AT: Final = 2
 
-class UplinkKey(NamedTuple):
-    """What tells one uplink from another: its device, frame counter and arrival.
 
-    A named tuple: one is kept per uplink for OVERLAP, and of text and numbers only,
-    the garbage collector stops tracking it.
-    """
-
-    device_id: str
-    f_cnt: int | None
-    received_at: datetime
-
-    @classmethod
-    def of(cls, uplink: Uplink) -> UplinkKey | None:
-        """Return an uplink's key, or None when it has no received_at to tell it by."""
-        if uplink.received_at is None:
-            return None
-        return cls(uplink.device.device_id, uplink.f_cnt, as_utc(uplink.received_at))
+def uplink_key(uplink: Uplink) -> UplinkKey | None:
+    """Return an uplink's key, or None when it has no received_at to tell it by."""
+    if uplink.received_at is None:
+        return None
+    return (uplink.device.device_id, uplink.f_cnt, as_utc(uplink.received_at))
 
 
 def is_older(uplink: Uplink, than: Uplink | None) -> bool:
@@ -71,14 +68,14 @@ class UplinkLedger:
 
     def add(self, uplink: Uplink, *, fetched: bool = False) -> bool:
         """Record an uplink about to be applied; return False if it was applied before."""
-        key = UplinkKey.of(uplink)
+        key = uplink_key(uplink)
         if key is None:
             return True
         if key in self._keys:
             return False
         self._remember(key)
         if fetched or not self.backfilling:
-            self._advance(key.received_at)
+            self._advance(key[RECEIVED_AT])
         return True
 
     def start_backfill(self) -> datetime | None:
@@ -92,7 +89,7 @@ class UplinkLedger:
         """End a backfill, its gap filled or given up: live uplinks count again."""
         self.backfilling = False
         if self._keys:
-            self._advance(max(key.received_at for key in self._keys))
+            self._advance(max(key[RECEIVED_AT] for key in self._keys))
 
     def _advance(self, received_at: datetime) -> None:
         received_at = min(received_at, datetime.now(UTC) + self.CLOCK_TOLERANCE)
@@ -103,7 +100,7 @@ class UplinkLedger:
         # Keys mostly come in the order of their received_at; an older one that came
         # after newer ones (fetched in a backfill) stays until those are dropped.
         order = self._order
-        while order and order[0].received_at < horizon:
+        while order and order[0][RECEIVED_AT] < horizon:
             self._keys.discard(order.popleft())
 
     def _remember(self, key: UplinkKey) -> None:
@@ -125,9 +122,9 @@ class UplinkLedger:
             if self.processed_until
             else None,
             "keys": [
-                [key.device_id, key.f_cnt, key.received_at.isoformat()]
+                [device_id, f_cnt, received_at.isoformat()]
                 # A copy: this may run on another thread while keys are added.
-                for key in list(self._order)
+                for device_id, f_cnt, received_at in list(self._order)
             ],
         }
 
@@ -137,7 +134,7 @@ class UplinkLedger:
         try:
             processed_until = data.get("processed_until")
             keys = [
-                UplinkKey(device_id, f_cnt, moment)
+                (device_id, f_cnt, moment)
                 for device_id, f_cnt, received_at in data.get("keys") or ()
                 if EARLIEST_TIME
                 <= (moment := as_utc(datetime.fromisoformat(received_at)))
