@@ -13,7 +13,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ttn_mqtt.const import DOMAIN
 
-from .common import async_wait_for
+from .common import async_wait_for, registry_device
 from .uplinks import send_decoder_output, uplink_and_wait
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -178,3 +178,35 @@ async def test_a_store_of_an_older_release_is_read(
     await hass.async_block_till_done()
     assert entry.runtime_data.devices["gps-tracker-01"].uplink == uplink
     assert shown(hass, entry) == before
+
+
+async def test_a_restart_finds_devices_in_the_registry_and_uplinks_update_them(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network
+) -> None:
+    """A start only looks stored devices up; the next uplink brings an entry up to date.
+
+    A device whose registry entry is gone is registered again at the start.
+    """
+    entry = init_integration
+    await uplink_and_wait(hass, network, "th-sensor-01")
+    await uplink_and_wait(hass, network, "door-01")
+    uid = entry.runtime_data.uid
+    registry = dr.async_get(hass)
+    sensor = registry_device(hass, (DOMAIN, f"{uid}/th-sensor-01"))
+    model = sensor.model
+    assert model
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    # As an older release may have left it; and a device removed meanwhile.
+    registry.async_update_device(sensor.id, model="older name")
+    door = registry_device(hass, (DOMAIN, f"{uid}/door-01"))
+    registry.async_remove_device(door.id)
+
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert registry_device(hass, (DOMAIN, f"{uid}/th-sensor-01")).model == "older name"
+    assert registry_device(hass, (DOMAIN, f"{uid}/door-01")).name == "door-01"
+    assert hass.states.get("binary_sensor.door_01_door_open") is not None
+
+    await uplink_and_wait(hass, network, "th-sensor-01")
+    assert registry_device(hass, (DOMAIN, f"{uid}/th-sensor-01")).model == model

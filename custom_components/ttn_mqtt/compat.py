@@ -21,6 +21,7 @@ __all__ = [
     "PARTS_PER_MILLION",
     "RegistryDevice",
     "device_config_entry_ids",
+    "registered_device",
     "registry_devices",
     "via_device",
     "vol",
@@ -73,6 +74,10 @@ class RegistryDevice(Protocol):
     """A device registry entry: DeviceEntry, or from 2026.x also ChildDeviceEntry."""
 
     @property
+    def id(self) -> str:
+        """Return the device's registry id."""
+
+    @property
     def identifiers(self) -> set[tuple[str, str]]:
         """Return the device's (domain, identifier) pairs."""
 
@@ -101,3 +106,20 @@ def registry_devices(registry: dr.DeviceRegistry) -> list[RegistryDevice]:
     if isinstance(devices, Mapping):  # pragma: no cover - the oldest release's branch
         return list(devices.values())
     return [*devices, *getattr(registry, "child_devices", ())]
+
+
+def registered_device(
+    registry: dr.DeviceRegistry, identifier: tuple[str, str], config_entry_id: str
+) -> RegistryDevice | None:
+    """Return the config entry's device with this identifier, one under a hub included.
+
+    From Home Assistant 2026.8 a device under a hub is a child device, found by a
+    lookup of its own, and `async_get_device` is deprecated.
+    """
+    find_child = getattr(registry, "async_get_child_device_by_identifier", None)
+    if find_child is None:  # pragma: no cover - the oldest release's branch
+        return registry.async_get_device(identifiers={identifier})
+    device: RegistryDevice | None = find_child(
+        identifier, config_entry_id
+    ) or registry.async_get_device_by_identifier(identifier, config_entry_id)
+    return device

@@ -119,7 +119,9 @@ class Fleet:
             assign_platforms(device.field_platforms, device.fields)
             # Found in the registry, not written to it at every start: the device's
             # next uplink brings its entry up to date (registered_as is unknown).
-            device.ha_device_id = registered_id(self.hass, self.uid, device.device_id)
+            device.ha_device_id = registered_id(
+                self.hass, self.entry, self.uid, device.device_id
+            )
             if device.ha_device_id is None:
                 self._register_device(device)
 

@@ -6,7 +6,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 
-from .compat import RegistryDevice, via_device
+from .compat import RegistryDevice, registered_device, via_device
 from .const import CONF_APP_EUI, CONF_APP_ID, DOMAIN, MANUFACTURER
 from .device_repository import known_version, model_name, vendor_name
 from .models import TtnDevice
@@ -39,12 +39,14 @@ def end_device_id(uid: str, device: RegistryDevice) -> str | None:
     )
 
 
-def registered_id(hass: HomeAssistant, uid: str, device_id: str) -> str | None:
+def registered_id(
+    hass: HomeAssistant, entry: ConfigEntry, uid: str, device_id: str
+) -> str | None:
     """Return the registry id of an end device, None when the registry has none."""
-    entry = dr.async_get(hass).async_get_device(
-        identifiers={device_identifier(uid, device_id)}
+    device = registered_device(
+        dr.async_get(hass), device_identifier(uid, device_id), entry.entry_id
     )
-    return entry.id if entry else None
+    return device.id if device else None
 
 
 def registration(uplink: Uplink) -> tuple[str | None, VersionIds | None]:
