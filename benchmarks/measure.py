@@ -180,8 +180,15 @@ def measure(bench: Bench, target: str) -> dict[str, float]:
             result["gc_full_ms"] = took * 1000
             written = len(bench.workload.burst) - result["lost_burst"]
             result["objects_per_uplink"] = (kept - objects) / written
+            # Counted at the fixed rate, not in the burst: the count walks the young
+            # generations at each of their collections, which costs some CPU.
+            if target != "L":
+                process.start_tracing_promotions()
             with bench.profiler.phase(process, f"{target}-steady"):
                 result.update(steady(process, publisher, bench))
+            if target != "L":
+                taken = len(bench.workload.steady) - result["lost_steady"]
+                result["promoted_per_uplink"] = process.promotions() / taken
             result["gc_pause_max_ms"] = _longest_collection(process, gc_from)
     finally:
         process.stop()

@@ -24,7 +24,7 @@ class BenchmarkError(RuntimeError):
 @dataclass
 class Records:
     """What a target's probe wrote: `w <seq> <time>`, `ready <time>`, `gc <s> <time>`,
-    `s <states written>`, `objects <count> <seconds>`."""
+    `s <states written>`, `objects <count> <seconds>`, `promoted <count>`."""
 
     path: Path
     writes: dict[int, float] = field(default_factory=dict)
@@ -34,6 +34,8 @@ class Records:
     states: int = 0
     # Objects that survived each full collection asked for, and how long it took.
     objects: list[tuple[int, float]] = field(default_factory=list)
+    # Objects moved to the oldest generation in each span traced.
+    promoted: list[int] = field(default_factory=list)
     ready: float | None = None
     last_change: float = 0.0
     _offset: int = 0
@@ -68,6 +70,8 @@ class Records:
             elif kind == "objects":
                 count, _, took = value.partition(" ")
                 self.objects.append((int(count), float(took)))
+            elif kind == "promoted":
+                self.promoted.append(int(value))
             elif kind == "gc":
                 took, _, stamp = value.partition(" ")
                 self.collections.append((float(took), float(stamp)))
@@ -122,6 +126,19 @@ class Target:
         self.process.send_signal(signal.SIGUSR1)
         self.wait("the object count", lambda: len(self.records.objects) > counted, 60)
         return self.records.objects[-1]
+
+    def start_tracing_promotions(self) -> None:
+        """Start counting the objects moved to the oldest generation."""
+        self.process.send_signal(signal.SIGUSR2)
+
+    def promotions(self) -> int:
+        """Stop counting; return the objects moved to the oldest generation meanwhile."""
+        counted = len(self.records.promoted)
+        self.process.send_signal(signal.SIGUSR2)
+        self.wait(
+            "the promoted count", lambda: len(self.records.promoted) > counted, 60
+        )
+        return self.records.promoted[-1]
 
     def settle(self, seconds: float) -> None:
         """Let the process finish what it was doing."""

@@ -54,6 +54,7 @@ CONTEXT = (
     Metric("gc_pause_max_ms", "  longest full GC, burst+fixed rate (ms)", 0),
     Metric("states_per_uplink", "  states written per uplink (burst)", 1),
     Metric("objects_per_uplink", "  objects kept per uplink (burst)", 2),
+    Metric("promoted_per_uplink", "  objects promoted per uplink (fixed rate)", 1),
 )
 
 

@@ -642,11 +642,22 @@ def test_parts_equal_to_the_previous_uplinks_are_taken_from_it() -> None:
     assert third.version_ids.firmware_version == "1.9"
 
 
-def test_the_ledger_keeps_keys_the_garbage_collector_stops_tracking() -> None:
-    """A key lives for the ledger's overlap: untracked, it feeds no full collection."""
+def test_what_lives_on_is_what_the_garbage_collector_stops_tracking() -> None:
+    """A ledger key lives for its overlap, a reception until the next uplink.
+
+    Untracked, neither feeds a full collection.
+    """
     uplink = parse_payload(orjson.dumps(CAPTURED_UPLINK))
     assert isinstance(uplink, Uplink)
     key = uplink_key(uplink)
     assert key == ("distance-03", 41, uplink.received_at)
     gc.collect()
     assert not gc.is_tracked(key)
+    # So are an uplink's receptions, which live until the device's next uplink.
+    assert uplink.receptions == (
+        ("eui-a840411dbd104150", -54, 9),
+        ("far-away", -110, -7.5),
+    )
+    # A tuple of tuples is untracked once its items are: by the collection after.
+    gc.collect()
+    assert not gc.is_tracked(uplink.receptions)

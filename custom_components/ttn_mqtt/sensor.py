@@ -90,7 +90,9 @@ UPLINK_SENSORS: tuple[TtnUplinkSensorDescription, ...] = (
         key="gateway_count",
         translation_key="gateway_count",
         state_class=SensorStateClass.MEASUREMENT,
-        value_fn=lambda device: len(device.uplink.gateways) if device.uplink else None,
+        value_fn=lambda device: (
+            len(device.uplink.receptions) if device.uplink else None
+        ),
     ),
     TtnUplinkSensorDescription(
         key="f_cnt",

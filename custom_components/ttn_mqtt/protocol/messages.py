@@ -115,19 +115,31 @@ class Uplink(Message):
     decoded_payload: dict[str, Any] | None
     confirmed: bool
     simulated: bool
-    gateways: tuple[GatewayReception, ...]
+    # Each gateway's (gateway_id, rssi, snr), as plain tuples: an uplink lives until
+    # the device's next one, and the garbage collector stops tracking plain tuples
+    # of text and numbers, never named tuples, so these feed no full collection.
+    receptions: tuple[tuple[str, float | None, float | None], ...]
     spreading_factor: int | None
     consumed_airtime: float | None
     locations: dict[str, Location]
     version_ids: VersionIds | None
 
     @property
+    def gateways(self) -> tuple[GatewayReception, ...]:
+        """Return the gateways that heard the uplink."""
+        return tuple(GatewayReception(*reception) for reception in self.receptions)
+
+    @property
     def best_gateway(self) -> GatewayReception | None:
         """Return the gateway that heard the uplink loudest."""
-        heard = [gateway for gateway in self.gateways if gateway.rssi is not None]
-        if not heard:
-            return self.gateways[0] if self.gateways else None
-        return max(heard, key=lambda gateway: gateway.rssi or 0.0)
+        best = None
+        for reception in self.receptions:
+            rssi = reception[1]
+            if best is None or (
+                rssi is not None and (best[1] is None or rssi > best[1])
+            ):
+                best = reception
+        return None if best is None else GatewayReception(*best)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -199,17 +211,13 @@ def _device_ids(body: dict[str, Any]) -> EndDeviceIds:
     )
 
 
-def _gateway(value: Any) -> GatewayReception:
+def _reception(value: Any) -> tuple[str, float | None, float | None]:
     metadata = as_object(value, "rx_metadata")
     gateway_ids = metadata.get("gateway_ids")
-    return GatewayReception(
-        gateway_id=(
-            label(gateway_ids, "gateway_id") or ""
-            if isinstance(gateway_ids, dict)
-            else ""
-        ),
-        rssi=number(metadata, "rssi"),
-        snr=number(metadata, "snr"),
+    return (
+        label(gateway_ids, "gateway_id") or "" if isinstance(gateway_ids, dict) else "",
+        number(metadata, "rssi"),
+        number(metadata, "snr"),
     )
 
 
@@ -257,7 +265,7 @@ def _uplink(
         decoded_payload=_decoded(up),
         confirmed=flag(up, "confirmed"),
         simulated=simulated,
-        gateways=tuple(_gateway(item) for item in rx_metadata),
+        receptions=tuple(_reception(item) for item in rx_metadata),
         spreading_factor=integer(lora, "spreading_factor"),
         consumed_airtime=duration(up, "consumed_airtime"),
         locations={name: parse_location(item) for name, item in locations.items()},
