@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 import statistics
 from typing import Any
@@ -132,11 +132,20 @@ def table(
     sizes: Sizes,
     uplink_bytes: int,
     targets: Sequence[str],
+    environment: Mapping[str, Any] | None = None,
 ) -> str:
     """Return the table: a column per target, the ratios and T's targets."""
     steady = round(sizes.rate * sizes.seconds)
     repeats = f"{sizes.repeats} run{'s' if sizes.repeats > 1 else ''}"
     lines = [
+        *(
+            [
+                f"Home Assistant {environment['home_assistant']} on Python "
+                f"{environment['python']}, {environment['cpus']} cores."
+            ]
+            if environment
+            else []
+        ),
         f"{sizes.devices} devices, uplinks of {uplink_bytes / 1024:.1f} KB with 8 "
         f"decoded fields; a burst of {sizes.burst} at {sizes.burst_rate:g}/s, then "
         f"{sizes.rate:g}/s for {sizes.seconds:g} s ({steady} uplinks).",

@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "uplink_bytes": workload.payload_bytes,
         "integration": str(args.ttn_mqtt),
         "before": str(args.before),
-        "environment": environment(),
+        "environment": (measured_on := environment()),
         "targets_for_T": targets_for_t(summary),
         "summary": summary,
         "runs": runs,
@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=2) + "\n")
     print()
-    print(table(summary, sizes, workload.payload_bytes, args.targets))
+    print(table(summary, sizes, workload.payload_bytes, args.targets, measured_on))
     print()
     say(f"Took {report['duration_s']:.0f} s. JSON: {output}")
     return 0

@@ -22,7 +22,11 @@ def main(paths: list[str]) -> None:
         print(f"{path}: {report['command']} ({report['integration']})")
         print(
             table(
-                summarise(runs), Sizes(**report["sizes"]), report["uplink_bytes"], runs
+                summarise(runs),
+                Sizes(**report["sizes"]),
+                report["uplink_bytes"],
+                runs,
+                report.get("environment"),
             )
         )
         print()
