@@ -119,7 +119,9 @@ def registered_device(
     find_child = getattr(registry, "async_get_child_device_by_identifier", None)
     if find_child is None:  # pragma: no cover - the oldest release's branch
         return registry.async_get_device(identifiers={identifier})
+    # The lookups of 2026.8 and later, which the oldest release's types lack.
+    current: Any = registry
     device: RegistryDevice | None = find_child(
         identifier, config_entry_id
-    ) or registry.async_get_device_by_identifier(identifier, config_entry_id)
+    ) or current.async_get_device_by_identifier(identifier, config_entry_id)
     return device

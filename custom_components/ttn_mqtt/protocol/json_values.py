@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+import re
 from typing import Any
 
 from .errors import TtnParseError
@@ -124,3 +125,23 @@ def as_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+# A placeholder of an error's message_format: {name}, which the server may quote.
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def error_text(error: dict[str, Any]) -> str | None:
+    """Read an error's message_format, its attributes filled in, as TTS shows it."""
+    message_format = text(error, "message_format")
+    if message_format is None:
+        return None
+    attributes = error.get("attributes")
+    if not isinstance(attributes, dict):
+        return message_format
+
+    def fill(match: re.Match[str]) -> str:
+        value = attributes.get(match[1])
+        return match[0] if value is None else str(value)
+
+    return _PLACEHOLDER.sub(fill, message_format)

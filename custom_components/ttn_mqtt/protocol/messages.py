@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-import re
 from typing import Any, NamedTuple, TypedDict
 
 import orjson
@@ -21,6 +20,7 @@ from .ids import is_valid_id
 from .json_values import (
     as_object,
     duration,
+    error_text,
     fail,
     flag,
     integer,
@@ -303,9 +303,9 @@ def _downlink_event(
         cause = optional_object(error, "cause")
         errors = {
             "error_name": text(error, "name"),
-            "error_message": _error_text(error),
+            "error_message": error_text(error),
             "error_cause_name": text(cause, "name"),
-            "error_cause_message": _error_text(cause),
+            "error_cause_message": error_text(cause),
         }
     elif status is DownlinkStatus.INVALIDATED:
         downlinks = event.get("downlinks") or [{}]
@@ -326,26 +326,6 @@ def _downlink_event(
         retry_max_attempts=integer(retry, "max_attempts") if retry else None,
         **errors,
     )
-
-
-# A placeholder of an error's message_format: {name}, which the server may quote.
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
-
-
-def _error_text(error: dict[str, Any]) -> str | None:
-    """Return an error's message_format with its attributes filled in, as TTS shows it."""
-    message_format = text(error, "message_format")
-    if message_format is None:
-        return None
-    attributes = error.get("attributes")
-    if not isinstance(attributes, dict):
-        return message_format
-
-    def fill(match: re.Match[str]) -> str:
-        value = attributes.get(match[1])
-        return match[0] if value is None else str(value)
-
-    return _PLACEHOLDER.sub(fill, message_format)
 
 
 def parse_application_up(body: Any) -> ApplicationUp:
