@@ -77,3 +77,24 @@ async def test_uplinks_that_keep_coming_do_not_put_off_the_save(
     async_fire_time_changed(hass, start + timedelta(seconds=30.25))
     await hass.async_block_till_done()
     assert "th-sensor-01" in hass_storage[key]["data"]["devices"]
+
+
+async def test_an_uplink_keeps_the_parts_its_device_already_had(
+    hass: HomeAssistant, init_integration: MockConfigEntry, network
+) -> None:
+    """Ids, make and model equal to the previous uplink's are that uplink's objects.
+
+    Fewer objects then live until the device's next uplink (what makes Python's full
+    collections due).
+    """
+    devices = init_integration.runtime_data.devices
+    await uplink_and_wait(hass, network, "th-sensor-01")
+    first = devices["th-sensor-01"].uplink
+    await uplink_and_wait(hass, network, "th-sensor-01")
+    second = devices["th-sensor-01"].uplink
+    assert first is not None
+    assert second is not None
+    assert second is not first
+    assert second.device is first.device
+    assert first.version_ids is not None
+    assert second.version_ids is first.version_ids

@@ -118,7 +118,8 @@ class Fleet:
             # Fields stored without their platform (by an older release) get one.
             assign_platforms(device.field_platforms, device.fields)
             # Found in the registry, not written to it at every start: the device's
-            # next uplink brings its entry up to date (registered_as is unknown).
+            # next uplink naming its make and model brings the entry up to date
+            # (registered_as is unknown until then).
             device.ha_device_id = registered_id(
                 self.hass, self.entry, self.uid, device.device_id
             )

@@ -132,14 +132,12 @@ class Uplink(Message):
     @property
     def best_gateway(self) -> GatewayReception | None:
         """Return the gateway that heard the uplink loudest."""
-        best = None
-        for reception in self.receptions:
-            rssi = reception[1]
-            if best is None or (
-                rssi is not None and (best[1] is None or rssi > best[1])
-            ):
-                best = reception
-        return None if best is None else GatewayReception(*best)
+        # Named tuples made for this only: gone at once, they cost the collector nothing.
+        gateways = self.gateways
+        heard = [gateway for gateway in gateways if gateway.rssi is not None]
+        if not heard:
+            return gateways[0] if gateways else None
+        return max(heard, key=lambda gateway: gateway.rssi or 0.0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
